@@ -1,0 +1,1 @@
+"""The operator CLI `avs` and the all-in-one local runner."""

@@ -1,0 +1,1 @@
+"""anime-vector-service: the indexer service."""

@@ -1,0 +1,1 @@
+"""anime-vector-service shared package: schema, events, topology, runtime and adapters."""

@@ -1,0 +1,1 @@
+"""The embedded local stack: the moto server and redis-server as child processes."""

@@ -1,0 +1,27 @@
+"""Event envelope, typed event payloads and the claim check."""
+
+from avs_shared.events.envelope import Envelope, TraceContext, derive_event_id
+from avs_shared.events.types import (
+    EVENT_TYPES,
+    AnimeNew,
+    EntryApproved,
+    EpisodeUpdate,
+    EventPayload,
+    ImageRequested,
+    ReviewKind,
+    ReviewRequest,
+)
+
+__all__ = [
+    "EVENT_TYPES",
+    "AnimeNew",
+    "EntryApproved",
+    "Envelope",
+    "EpisodeUpdate",
+    "EventPayload",
+    "ImageRequested",
+    "ReviewKind",
+    "ReviewRequest",
+    "TraceContext",
+    "derive_event_id",
+]
