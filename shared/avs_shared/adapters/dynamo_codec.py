@@ -1,0 +1,412 @@
+"""JSON documents as native DynamoDB attribute values, and safe document paths.
+
+Conversion (low-level wire format, ``{"S": ...}``, ``{"M": ...}``):
+
+- ``str`` → ``S`` (empty strings are allowed in non-key attributes), ``bool`` →
+  ``BOOL``, ``None`` → ``NULL``, ``list``/``tuple`` → ``L``, ``dict`` → ``M``; Python
+  sets (not JSON) become a sorted ``L``, so an empty set is stored, not rejected.
+  String, number and binary *sets* are never written; when read they become lists.
+- Numbers are sent as decimal text: ``int`` as is (at most 38 digits), ``float`` as
+  the shortest text that reads back as the same float (``repr``, through
+  :class:`~decimal.Decimal`), so ``8.78`` stays ``8.78`` and never becomes
+  ``8.7799999...``. Text with ``.``/``e``/``E`` reads back as ``float``, other text as
+  ``int``. DynamoDB trims trailing zeros, so a float with an integral value (``8.0``)
+  may come back as the equal ``int`` ``8``; model fields typed ``float`` restore it.
+- ``datetime`` → ``S`` in UTC ISO 8601 (the text it was parsed from, if any).
+
+The last section fixes the item layout of ``anime-enriched-data`` (key, the store's
+own ``_avs_`` attributes, overflow pointers); the store's module docstring explains it.
+
+Document paths (``statistics.mal.score``, ``images.covers[0]``) are parsed into
+parts, each name validated against a safe pattern, and rendered with
+``ExpressionAttributeNames`` placeholders only, so reserved words need no care.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from pydantic import JsonValue
+
+from avs_shared.errors import Permanent
+from avs_shared.schema import AnimeEntry, SystemStatus, format_utc_datetime
+
+AttributeValue = dict[str, Any]
+Item = dict[str, AttributeValue]
+PathPart = str | int
+Path = tuple[PathPart, ...]
+
+_MAX_DIGITS = 38
+_NAME = r"[A-Za-z_][A-Za-z0-9_\-]*"
+_PATH_RE = re.compile(rf"{_NAME}(?:\[\d{{1,6}}\])*(?:\.{_NAME}(?:\[\d{{1,6}}\])*)*")
+_PART_RE = re.compile(rf"({_NAME})|\[(\d+)\]")
+_MAX_PATH_CHARS = 255
+_MAX_DEPTH = 32
+
+
+# --- values ---------------------------------------------------------------------------
+
+
+def to_attribute(value: object, where: str = "$") -> AttributeValue:
+    """One JSON value as a DynamoDB attribute value; ``where`` names it in errors."""
+    if value is None:
+        return {"NULL": True}
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, Enum):
+        return to_attribute(value.value, where)
+    if isinstance(value, str):
+        return {"S": value}
+    if isinstance(value, int | float | Decimal):
+        return {"N": _number_text(value, where)}
+    if isinstance(value, datetime):
+        return {"S": format_utc_datetime(value)}
+    if isinstance(value, Mapping):
+        return {"M": _map(value, where)}
+    if isinstance(value, list | tuple):
+        return {"L": [to_attribute(v, f"{where}[{i}]") for i, v in enumerate(value)]}
+    if isinstance(value, set | frozenset):
+        return {"L": [to_attribute(v, f"{where}[]") for v in sorted(value)]}
+    raise TypeError(f"{where}: {type(value).__name__} is not a JSON value")
+
+
+def _map(value: Mapping[Any, object], where: str) -> dict[str, AttributeValue]:
+    out: dict[str, AttributeValue] = {}
+    for key, item in value.items():
+        if not isinstance(key, str) or not key:
+            raise ValueError(f"{where}: map keys must be non-empty strings, got {key!r}")
+        out[key] = to_attribute(item, f"{where}.{key}")
+    return out
+
+
+def _number_text(value: int | float | Decimal, where: str) -> str:
+    if isinstance(value, int):
+        text = str(value)
+        if len(text.lstrip("-")) > _MAX_DIGITS:
+            raise ValueError(f"{where}: {value} has more than {_MAX_DIGITS} digits (DynamoDB's limit)")
+        return text
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{where}: {value} is not a JSON number")
+    dec = Decimal(repr(value)) if isinstance(value, float) else value
+    if not dec.is_finite():
+        raise ValueError(f"{where}: {value} is not a JSON number")
+    if dec != 0 and not -130 <= dec.adjusted() <= 125:
+        raise ValueError(f"{where}: {value} is outside DynamoDB's number range (1E-130 .. 9.99E+125)")
+    if len(dec.as_tuple().digits) > _MAX_DIGITS:
+        raise ValueError(f"{where}: {value} has more than {_MAX_DIGITS} significant digits")
+    return str(dec)  # a float's repr always has "." or "e", so it reads back as a float
+
+
+def from_attribute(av: Mapping[str, Any]) -> JsonValue:
+    """A DynamoDB attribute value as a JSON value."""
+    if "S" in av:
+        return str(av["S"])
+    if "N" in av:
+        return _number(str(av["N"]))
+    if "BOOL" in av:
+        return bool(av["BOOL"])
+    if "NULL" in av:
+        return None
+    if "M" in av:
+        return {str(k): from_attribute(v) for k, v in av["M"].items()}
+    if "L" in av:
+        return [from_attribute(v) for v in av["L"]]
+    if "SS" in av:
+        return [str(s) for s in sorted(av["SS"])]
+    if "NS" in av:
+        return [_number(str(n)) for n in sorted(av["NS"], key=Decimal)]
+    raise ValueError(f"attribute type {sorted(av)} has no JSON equivalent")
+
+
+def _number(text: str) -> int | float:
+    if any(c in text for c in ".eE"):
+        return float(text)
+    return int(text)
+
+
+def to_item(doc: Mapping[str, object]) -> Item:
+    """A JSON object as a DynamoDB item (top-level keys become attributes)."""
+    return _map(doc, "$")
+
+
+def from_item(item: Mapping[str, Mapping[str, Any]], *, skip: Iterable[str] = ()) -> dict[str, JsonValue]:
+    """A DynamoDB item as a JSON object, without the attributes named in ``skip``."""
+    skipped = frozenset(skip)
+    return {str(k): from_attribute(v) for k, v in item.items() if k not in skipped}
+
+
+def attribute_size(name: str, av: Mapping[str, Any]) -> int:
+    """DynamoDB's size of one attribute (name + value), rounded up where it is approximate."""
+    return len(name.encode()) + _value_size(av)
+
+
+def item_size(item: Mapping[str, Mapping[str, Any]]) -> int:
+    """DynamoDB's size of an item (the 400 KB limit applies to this)."""
+    return sum(attribute_size(k, v) for k, v in item.items())
+
+
+def _value_size(av: Mapping[str, Any]) -> int:
+    if "S" in av:
+        return len(str(av["S"]).encode())
+    if "N" in av:
+        return len(str(av["N"])) // 2 + 2  # ~1 byte per 2 significant digits, plus 1
+    if "M" in av:
+        return 3 + sum(1 + len(k.encode()) + _value_size(v) for k, v in av["M"].items())
+    if "L" in av:
+        return 3 + sum(1 + _value_size(v) for v in av["L"])
+    if "SS" in av:
+        return sum(len(str(s).encode()) for s in av["SS"])
+    if "NS" in av:
+        return sum(len(str(n)) // 2 + 2 for n in av["NS"])
+    return 1  # BOOL, NULL
+
+
+# --- paths ----------------------------------------------------------------------------
+
+
+def parse_path(path: str) -> Path:
+    """``"images.covers[0]"`` → ``("images", "covers", 0)``; ValueError for anything unsafe."""
+    if not isinstance(path, str) or len(path) > _MAX_PATH_CHARS or not _PATH_RE.fullmatch(path):
+        raise ValueError(
+            f"invalid field path {path!r}: use names of letters, digits, '_' or '-' (not starting "
+            "with a digit), joined by '.', with optional list indexes like 'images.covers[0]'"
+        )
+    parts: Path = tuple(name if name else int(index) for name, index in _PART_RE.findall(path))
+    if len(parts) > _MAX_DEPTH:
+        raise ValueError(f"invalid field path {path!r}: deeper than {_MAX_DEPTH} levels")
+    return parts
+
+
+def render_path(path: Path) -> str:
+    """The text form of a parsed path (the inverse of :func:`parse_path`)."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
+
+
+def _conflict(a: Path, b: Path) -> bool:
+    """True when two paths overlap (one contains the other) or disagree on a container type."""
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            return isinstance(x, int) != isinstance(y, int)
+    return True  # one is a prefix of the other
+
+
+def minimal_paths(paths: Iterable[Path]) -> list[Path]:
+    """Projection paths without duplicates and without paths inside another requested one.
+
+    DynamoDB rejects overlapping projection paths; asking for ``statistics`` and
+    ``statistics.mal`` means ``statistics``. Raises ValueError for paths that
+    disagree on a container's type (``a[0]`` and ``a.b``).
+    """
+    kept: list[Path] = []
+    for path in sorted(set(paths), key=len):
+        clash = next((k for k in kept if _conflict(k, path)), None)
+        if clash is None:
+            kept.append(path)
+        elif path[: len(clash)] != clash:
+            raise ValueError(
+                f"field paths {render_path(clash)!r} and {render_path(path)!r} disagree on a list or map"
+            )
+    return kept
+
+
+def check_disjoint(paths: Sequence[Path]) -> None:
+    """ValueError unless no path overlaps another (required of one update expression)."""
+    for i, a in enumerate(paths):
+        for b in paths[i + 1 :]:
+            if _conflict(a, b):
+                raise ValueError(f"field paths {render_path(a)!r} and {render_path(b)!r} overlap")
+
+
+class Expression:
+    """Placeholders for one request's ``ExpressionAttributeNames`` / ``...Values``."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, str] = {}
+        self.values: dict[str, AttributeValue] = {}
+        self._placeholders: dict[str, str] = {}
+
+    def name(self, name: str) -> str:
+        found = self._placeholders.get(name)
+        if found is None:
+            found = f"#n{len(self._placeholders)}"
+            self._placeholders[name] = found
+            self.names[found] = name
+        return found
+
+    def path(self, path: Path) -> str:
+        out = ""
+        for part in path:
+            if isinstance(part, int):
+                out += f"[{part}]"
+            else:
+                out += ("." if out else "") + self.name(part)
+        return out
+
+    def value(self, value: object, where: str = "$") -> str:
+        placeholder = f":v{len(self.values)}"
+        self.values[placeholder] = to_attribute(value, where)
+        return placeholder
+
+    def kwargs(self) -> dict[str, Any]:
+        """The request arguments for what was used (DynamoDB rejects unused or empty maps)."""
+        out: dict[str, Any] = {}
+        if self.names:
+            out["ExpressionAttributeNames"] = self.names
+        if self.values:
+            out["ExpressionAttributeValues"] = self.values
+        return out
+
+
+# --- local projection (for fields stored outside the item) ----------------------------
+
+
+def project(doc: Mapping[str, JsonValue], paths: Iterable[Path]) -> dict[str, JsonValue]:
+    """The parts of ``doc`` at ``paths``, shaped like a DynamoDB projection.
+
+    Maps keep the requested keys; a list keeps the requested indexes in ascending
+    order (so ``a[3]`` comes back as a one-element list). Missing paths are left out.
+    """
+    tree: dict[PathPart, Any] = {}
+    for path in paths:
+        node = tree
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+            if node is None:
+                break
+        else:
+            node[path[-1]] = None  # None marks "the whole value"
+    found = _extract(doc, tree)
+    return found if isinstance(found, dict) else {}
+
+
+_MISSING = object()
+
+
+def _extract(value: object, tree: dict[PathPart, Any]) -> Any:
+    if isinstance(value, dict):
+        out: dict[str, JsonValue] = {}
+        for key, sub in tree.items():
+            if isinstance(key, str) and key in value:
+                got = value[key] if sub is None else _extract(value[key], sub)
+                if got is not _MISSING:
+                    out[key] = got
+        return out if out else _MISSING
+    if isinstance(value, list):
+        items: list[JsonValue] = []
+        for index in sorted(k for k in tree if isinstance(k, int)):
+            if index < len(value):
+                sub = tree[index]
+                got = value[index] if sub is None else _extract(value[index], sub)
+                if got is not _MISSING:
+                    items.append(got)
+        return items if items else _MISSING
+    return _MISSING
+
+
+# --- the item layout of anime-enriched-data ---------------------------------------
+
+KEY = "anime_id"
+META = "_avs_"
+"""Prefix of the store's own attributes; never part of an entry."""
+HASH = "_avs_content_sha256"
+OVERFLOW = "_avs_overflow"
+STORE_OWNED = frozenset({KEY, "id", "version", "updated_at"})
+
+
+def field_paths(fields: Sequence[str] | None) -> list[Path] | None:
+    """The parsed paths of ``fields`` plus ``id``, without overlaps; None for None."""
+    if fields is None:
+        return None
+    if isinstance(fields, str):
+        raise ValueError(f"fields must be a sequence of paths, not one string: {fields!r}")
+    if not fields:
+        raise ValueError("fields is empty: pass None for the whole entry")
+    if len(fields) > 100:
+        raise ValueError(f"at most 100 fields per read, got {len(fields)}")
+    paths = [parse_path(f) for f in fields]
+    for path in paths:
+        if str(path[0]).startswith(META):
+            raise ValueError(
+                f"invalid field path {render_path(path)!r}: names starting {META!r} are internal"
+            )
+    return minimal_paths([*paths, ("id",)])
+
+
+def projection_text(paths: list[Path], expr: Expression) -> str:
+    """The ``ProjectionExpression`` that reads ``paths`` (and the overflow pointers).
+
+    A path with a list index reads the whole list, and the index is applied after
+    reading (see :func:`project`): emulators differ from DynamoDB on ``#name[3]``
+    paths, and DynamoDB charges reads by item size, not by what is returned.
+    """
+    reads = [next((p[:i] for i, part in enumerate(p) if isinstance(part, int)), p) for p in paths]
+    return ", ".join(expr.path(p) for p in minimal_paths([*reads, (OVERFLOW,)]))
+
+
+def projection(paths: list[Path]) -> dict[str, Any]:
+    expr = Expression()
+    return {"ProjectionExpression": projection_text(paths, expr), **expr.kwargs()}
+
+
+def update_path(raw: str, *, setting: bool = False, value: object = None) -> Path:
+    """A path ``update_fields`` may set (``setting``) or remove; ValueError for store-owned ones."""
+    path = parse_path(raw)
+    head = str(path[0])
+    if head in STORE_OWNED or head.startswith(META):
+        raise ValueError(f"{raw!r} is maintained by the entry store and cannot be updated directly")
+    if path[0] == "system_status":
+        # It is the GSI key: only a whole, valid value (ACTIVE / ORPHANED) may be set.
+        if not setting or len(path) > 1 or not isinstance(value, str) or value not in set(SystemStatus):
+            raise ValueError(f"system_status can only be set to one of {[s.value for s in SystemStatus]}")
+    return path
+
+
+def entry_document(entry: AnimeEntry) -> dict[str, JsonValue]:
+    """The JSON document stored for ``entry`` (``system_status`` always explicit)."""
+    doc = entry.to_json_dict()
+    clashes = sorted(k for k in doc if k == KEY or k.startswith(META))
+    if clashes:
+        raise Permanent(f"entry {entry.id} has fields whose names the store reserves: {clashes}")
+    doc["system_status"] = entry.system_status.value  # always present: it is the GSI key
+    return doc
+
+
+def canonical_json(value: object) -> bytes:
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode()
+
+
+def content_hash(doc: Mapping[str, JsonValue]) -> str:
+    """SHA-256 of the entry's content: everything but ``version`` and ``updated_at``."""
+    content = {k: v for k, v in doc.items() if k not in ("version", "updated_at")}
+    return hashlib.sha256(canonical_json(content)).hexdigest()
+
+
+def overflow_pointers(item: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
+    """Field kept outside the item -> (object key, sha256)."""
+    found = item.get(OVERFLOW, {}).get("M", {})
+    return {str(f): (str(p["M"]["key"]["S"]), str(p["M"]["sha256"]["S"])) for f, p in found.items()}
+
+
+def overflow_keys(item: Mapping[str, Any]) -> set[str]:
+    return {key for key, _ in overflow_pointers(item).values()}
+
+
+def text_attr(item: Mapping[str, Any], name: str) -> str:
+    return str(item.get(name, {}).get("S", ""))
+
+
+def version_attr(item: Mapping[str, Any]) -> int:
+    return int(item.get("version", {}).get("N", "0"))
