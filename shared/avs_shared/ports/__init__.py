@@ -1,6 +1,23 @@
 """Ports: the Protocols that handlers depend on. Adapters implement them."""
 
 from avs_shared.ports.messaging import Publisher
-from avs_shared.ports.storage import Cache, IdempotencyStore, LockTable, ObjectStore, StoredObject
+from avs_shared.ports.storage import (
+    Cache,
+    ClaimState,
+    IdempotencyStore,
+    LockTable,
+    ObjectStore,
+    RenewableClaims,
+    StoredObject,
+)
 
-__all__ = ["Cache", "IdempotencyStore", "LockTable", "ObjectStore", "Publisher", "StoredObject"]
+__all__ = [
+    "Cache",
+    "ClaimState",
+    "IdempotencyStore",
+    "LockTable",
+    "ObjectStore",
+    "Publisher",
+    "RenewableClaims",
+    "StoredObject",
+]

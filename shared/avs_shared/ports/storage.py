@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -73,3 +73,16 @@ class IdempotencyStore(Protocol):
     async def complete(self, key: str) -> None: ...
 
     async def release(self, key: str) -> None: ...
+
+
+@runtime_checkable
+class RenewableClaims(Protocol):
+    """An :class:`IdempotencyStore` that can also extend the lease of a claim it holds.
+
+    The worker runtime renews the lease from its visibility heartbeat when the store
+    offers this, so a long handler keeps its claim as long as it keeps its message.
+    """
+
+    async def renew(self, key: str, *, lease_s: int) -> None:
+        """Extend this process's IN_PROGRESS claim on ``key``; a no-op if it is no longer ours."""
+        ...
