@@ -20,10 +20,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import NDArray
+
 from avs_shared.adapters.embedding import BACKENDS, MiniLMEmbedder
 from avs_shared.adapters.embedding.onnx_cache import read_manifest
 from avs_shared.settings import ServiceSettings, load_settings
-from numpy.typing import NDArray
 
 ROUNDS = 4
 

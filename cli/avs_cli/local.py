@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from avs_shared.adapters.provision import ResourceStatus
-from avs_shared.topology import TOPOLOGY
 from botocore.exceptions import BotoCoreError, ClientError
 
 from avs_cli.settings import apply_local_environment, load_local_settings
 from avs_cli.stack import LocalStack, ServerState, UpReport
+from avs_shared.adapters.provision import ResourceStatus
+from avs_shared.topology import TOPOLOGY
 
 F = TypeVar("F", bound=Callable[..., Any])
 

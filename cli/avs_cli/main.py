@@ -6,9 +6,9 @@ import importlib
 from typing import ClassVar
 
 import click
-from avs_shared.errors import ConfigurationError
 
 from avs_cli.local import local
+from avs_shared.errors import ConfigurationError
 
 
 class AvsGroup(click.Group):

@@ -20,13 +20,13 @@ from types import ModuleType
 from typing import TypeVar
 
 import structlog
+
 from avs_shared.errors import ConfigurationError
 from avs_shared.events.types import EventPayload
+from avs_shared.runtime.context import RunContext
 from avs_shared.runtime.cron import CronJob
 from avs_shared.runtime.spec import HandlerSpec
 from avs_shared.topology import TOPOLOGY
-
-from avs_cli.context import RunContext
 
 log = structlog.get_logger(__name__)
 

@@ -24,12 +24,17 @@ from pathlib import Path
 import click
 import structlog
 import uvicorn
+
 from avs_api.app import create_app
 from avs_api.settings import ApiSettings
+from avs_cli.local import bring_up, echo_up, open_stack, stack_options
+from avs_cli.registry import service_cron_jobs, service_handler_specs
+from avs_cli.settings import LocalSettings
 from avs_shared.adapters.aws import AwsClients
 from avs_shared.embedded.processes import port_open
 from avs_shared.errors import ConfigurationError
 from avs_shared.runtime import build_runtime
+from avs_shared.runtime.context import RunContext
 from avs_shared.runtime.cron import CronJob, LocalCron
 from avs_shared.runtime.logging import configure_logging
 from avs_shared.runtime.signals import stop_on_signals
@@ -37,11 +42,6 @@ from avs_shared.runtime.tracing import configure_tracing, shutdown_tracing
 from avs_shared.runtime.worker import Worker
 from avs_shared.settings import load_settings
 from avs_shared.topology import TOPOLOGY, Schedule
-
-from avs_cli.context import RunContext
-from avs_cli.local import bring_up, echo_up, open_stack, stack_options
-from avs_cli.registry import service_cron_jobs, service_handler_specs
-from avs_cli.settings import LocalSettings
 
 log = structlog.get_logger("avs.run")
 

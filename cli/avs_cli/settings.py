@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from pydantic import Field
+
 from avs_shared.errors import ConfigurationError
 from avs_shared.settings import ServiceSettings, load_settings
-from pydantic import Field
 
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 LOCAL_REGION = "us-east-1"

@@ -15,15 +15,15 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
+from botocore.exceptions import BotoCoreError, ClientError
+
+from avs_cli.settings import LocalSettings, find_infra_dir
 from avs_shared.adapters.aws import AwsClients
 from avs_shared.adapters.provision import Provisioner, ProvisionReport, ResourceStatus
 from avs_shared.adapters.redis_cache import RedisCache
 from avs_shared.embedded.processes import ManagedServer, MotoServer, RedisServer, port_open
 from avs_shared.errors import ConfigurationError
 from avs_shared.topology import TOPOLOGY
-from botocore.exceptions import BotoCoreError, ClientError
-
-from avs_cli.settings import LocalSettings, find_infra_dir
 
 ServerStateName = Literal["started", "running", "external", "down"]
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}

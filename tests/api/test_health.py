@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from fastapi.testclient import TestClient
+
 from avs_api.app import create_app
 from avs_api.settings import ApiSettings
 from avs_shared.adapters.aws import AwsClients
 from avs_shared.adapters.provision import Provisioner
 from avs_shared.embedded.processes import RedisServer, free_port
 from avs_shared.topology import T_ENRICHED
-from fastapi.testclient import TestClient
 
 
 def api_settings(redis_url: str) -> ApiSettings:

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import boto3
 import pytest
+from click.testing import CliRunner, Result
+
 from avs_cli.main import cli
 from avs_shared.embedded.processes import MotoServer, RedisServer, free_port, port_open
 from avs_shared.topology import Q_REVIEW_REQUESTS, TOPOLOGY
-from click.testing import CliRunner, Result
 
 # Everything the CLI may export; CliRunner restores these after each invocation.
 BASE_ENV: dict[str, str | None] = {

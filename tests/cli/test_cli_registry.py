@@ -10,13 +10,14 @@ from datetime import datetime
 
 import pytest
 import structlog
+
 from avs_cli import registry
-from avs_cli.context import RunContext
 from avs_shared.adapters.aws import AwsClients
 from avs_shared.errors import ConfigurationError
 from avs_shared.events.envelope import Envelope
 from avs_shared.events.types import AnimeNew
 from avs_shared.runtime import build_runtime
+from avs_shared.runtime.context import RunContext
 from avs_shared.runtime.spec import HandlerSpec, MessageContext
 from avs_shared.settings import ServiceSettings
 from avs_shared.topology import Q_ENRICHER_ANIME_NEW, S_WEEKLY_SYNC

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
+
 from avs_cli.main import cli
 from avs_shared.embedded.processes import MotoServer, RedisServer, free_port, port_open
-from click.testing import CliRunner
 
 AVS = str(Path(sys.executable).with_name("avs"))
 

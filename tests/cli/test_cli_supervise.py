@@ -8,6 +8,7 @@ import signal
 from collections.abc import AsyncIterator
 
 import pytest
+
 from avs_cli.run import FORCED_EXIT, _supervise
 
 

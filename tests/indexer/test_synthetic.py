@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from avs_indexer import synthetic_text
 from avs_indexer.synthetic import (
     CDN,

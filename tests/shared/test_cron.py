@@ -7,6 +7,7 @@ import itertools
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+
 from avs_shared.runtime.cron import LocalCron, next_fire, parse
 from avs_shared.topology import S_CURATED_LISTS, S_DAILY_EPISODES, S_WEEKLY_SNAPSHOT, S_WEEKLY_SYNC, TOPOLOGY
 

@@ -11,10 +11,11 @@ from collections.abc import Iterator
 
 import pytest
 import structlog
+from opentelemetry.sdk.trace import TracerProvider
+
 from avs_shared.runtime.logging import configure_logging
 from avs_shared.runtime.tracing import configure_tracing, tracing_requested
 from avs_shared.settings import ServiceSettings
-from opentelemetry.sdk.trace import TracerProvider
 
 
 @pytest.fixture

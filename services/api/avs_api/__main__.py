@@ -5,13 +5,13 @@ from __future__ import annotations
 import sys
 
 import uvicorn
+
+from avs_api.app import create_app
+from avs_api.settings import ApiSettings
 from avs_shared.errors import ConfigurationError
 from avs_shared.runtime.logging import configure_logging
 from avs_shared.runtime.tracing import configure_tracing, shutdown_tracing
 from avs_shared.settings import load_settings
-
-from avs_api.app import create_app
-from avs_api.settings import ApiSettings
 
 
 def main() -> None:

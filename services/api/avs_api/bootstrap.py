@@ -6,12 +6,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from avs_api.readiness import ReadinessCheck
+from avs_api.settings import ApiSettings
 from avs_shared.adapters.aws import AwsClients
 from avs_shared.adapters.redis_cache import RedisCache
 from avs_shared.topology import T_ENRICHED
-
-from avs_api.readiness import ReadinessCheck
-from avs_api.settings import ApiSettings
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from avs_shared.settings import ServiceSettings
 from pydantic import Field
+
+from avs_shared.settings import ServiceSettings
 
 
 class ApiSettings(ServiceSettings):

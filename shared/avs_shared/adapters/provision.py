@@ -7,6 +7,7 @@ resource with its state (and queue depths), and says what is missing.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -217,7 +218,7 @@ class Provisioner:
 
     async def _state_machine(self, name: str, definition_path: Path, report: ProvisionReport) -> None:
         sfn = await self._aws.client("stepfunctions")
-        definition = definition_path.read_text()
+        definition = await asyncio.to_thread(definition_path.read_text)
         json.loads(definition)  # a broken ASL file must stop provisioning with a clear error
         arn = await self.state_machine_arn(name)
         if arn:

@@ -78,7 +78,7 @@ class ManagedServer:
     def _spawn(self, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_file.open("ab")
-        proc = subprocess.Popen(  # noqa: S603 - argv is ours
+        proc = subprocess.Popen(
             argv,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -160,7 +160,7 @@ class MotoServer(ManagedServer):
         req = urllib.request.Request(self.url + path, data=body, method="POST")
         req.add_header("Content-Type", "application/json")
         try:
-            with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - loopback
+            with urllib.request.urlopen(req, timeout=10) as resp:
                 resp.read()
         except urllib.error.URLError as exc:
             raise ConfigurationError(f"moto server at {self.url} did not answer {path}: {exc}") from exc

@@ -1,5 +1,7 @@
 """Ports: the Protocols that handlers depend on. Adapters implement them."""
 
+from avs_shared.ports.embedding import Embedder
+from avs_shared.ports.entries import EntryStore
 from avs_shared.ports.messaging import Publisher
 from avs_shared.ports.storage import (
     Cache,
@@ -10,14 +12,18 @@ from avs_shared.ports.storage import (
     RenewableClaims,
     StoredObject,
 )
+from avs_shared.ports.vector import VectorIndex
 
 __all__ = [
     "Cache",
     "ClaimState",
+    "Embedder",
+    "EntryStore",
     "IdempotencyStore",
     "LockTable",
     "ObjectStore",
     "Publisher",
     "RenewableClaims",
     "StoredObject",
+    "VectorIndex",
 ]

@@ -11,6 +11,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
+from pydantic import JsonValue
+
 from avs_shared.adapters.aws import AwsClients
 from avs_shared.adapters.dynamo_codec import from_attribute, parse_path, project, to_attribute
 from avs_shared.adapters.dynamo_entries import DynamoEntryStore
@@ -21,8 +24,6 @@ from avs_shared.ports.entries import EntryStore
 from avs_shared.schema import AnimeEntry, SystemStatus
 from avs_shared.settings import ServiceSettings
 from avs_shared.topology import BUCKET, T_ENRICHED
-from botocore.exceptions import ClientError
-from pydantic import JsonValue
 
 PREFIX = "entries-overflow/"
 

@@ -19,10 +19,11 @@ from typing import Literal, cast
 import numpy as np
 import pytest
 import structlog
+from numpy.typing import NDArray
+
 from avs_shared.adapters.embedding import Backend, HashingEmbedder, MiniLMEmbedder
 from avs_shared.adapters.embedding.onnx_cache import FP32_FILE, INT8_FILE, MANIFEST_FILE, read_manifest
 from avs_shared.ports.embedding import Embedder
-from numpy.typing import NDArray
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

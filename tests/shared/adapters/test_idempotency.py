@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 import pytest
+
 from avs_shared.adapters.aws import AwsClients
 from avs_shared.adapters.dynamo_idempotency import DynamoIdempotencyStore
 from avs_shared.adapters.provision import Provisioner

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+
 from avs_shared.adapters.aws import AwsClients
 from avs_shared.adapters.dynamo_locks import DynamoLockTable
 from avs_shared.adapters.provision import Provisioner

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 import structlog
+from redis.asyncio import Redis
+
 from avs_shared.adapters.redis_cache import RedisCache
 from avs_shared.embedded.processes import RedisServer, free_port
 from avs_shared.ports.storage import Cache
-from redis.asyncio import Redis
 
 
 @pytest.fixture

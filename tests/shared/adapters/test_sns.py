@@ -6,6 +6,10 @@ import json
 from typing import Any
 
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
 from avs_shared.adapters.aws import AwsClients
 from avs_shared.adapters.provision import Provisioner
 from avs_shared.adapters.s3 import S3ObjectStore
@@ -15,9 +19,6 @@ from avs_shared.events.claim_check import ClaimCheck
 from avs_shared.events.envelope import Envelope, TraceContext
 from avs_shared.events.types import EntryApproved, ImageRequested, ReviewKind, ReviewRequest
 from avs_shared.topology import Q_IMAGE_REQUESTED, Q_INDEXER_ENTRY_APPROVED, TOPIC_ANIME_NEW
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 OWN_TRACE = "00-11111111111111111111111111111111-2222222222222222-01"
 

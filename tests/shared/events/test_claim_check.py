@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from avs_shared.adapters.aws import AwsClients
 from avs_shared.adapters.provision import Provisioner
 from avs_shared.adapters.s3 import S3ObjectStore

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from avs_runtime_testkit import Kit, make_kit
+
 from avs_shared.adapters.aws import AwsClients
 from avs_shared.adapters.provision import Provisioner
 from avs_shared.settings import ServiceSettings

@@ -9,6 +9,7 @@ import signal
 
 import pytest
 from avs_runtime_testkit import anime_new, spec
+
 from avs_shared.adapters.aws import AwsClients
 from avs_shared.adapters.dynamo_idempotency import DynamoIdempotencyStore
 from avs_shared.adapters.s3 import S3ObjectStore

@@ -5,16 +5,17 @@ from __future__ import annotations
 import json
 
 from avs_runtime_testkit import Kit, anime_new, eventually, spec
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
 from avs_shared.adapters.s3 import S3ObjectStore
 from avs_shared.adapters.sns import SnsPublisher
 from avs_shared.events.envelope import Envelope
 from avs_shared.events.types import AnimeNew, ImageRequested
 from avs_shared.runtime import MessageContext
 from avs_shared.topology import Q_ENRICHER_ANIME_NEW, Q_IMAGE_REQUESTED
-from opentelemetry import trace
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 NAME = "test-enricher"
 SNS_LIMIT = 256 * 1024

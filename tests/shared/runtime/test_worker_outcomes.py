@@ -11,6 +11,7 @@ import asyncio
 import json
 
 from avs_runtime_testkit import Calls, Kit, anime_new, eventually, spec
+
 from avs_shared.adapters.dynamo_idempotency import DynamoIdempotencyStore
 from avs_shared.errors import Permanent, Retryable
 from avs_shared.events.envelope import Envelope, derive_event_id

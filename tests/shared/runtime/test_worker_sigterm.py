@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import IO
 
 from avs_runtime_testkit import Kit, anime_new, eventually
+
 from avs_shared.embedded.processes import MotoServer
 from avs_shared.topology import Q_ENRICHER_ANIME_NEW
 

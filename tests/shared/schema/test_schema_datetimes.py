@@ -6,8 +6,9 @@ import copy
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from avs_shared.schema import AiredDates, EpisodeDetail, format_utc_datetime
 from pydantic import ValidationError
+
+from avs_shared.schema import AiredDates, EpisodeDetail, format_utc_datetime
 
 
 @pytest.mark.parametrize(

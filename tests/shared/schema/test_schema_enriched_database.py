@@ -7,8 +7,9 @@ from datetime import date
 from typing import Any
 
 import pytest
-from avs_shared.schema import AnimeType, EnrichedDatabase
 from pydantic import ValidationError
+
+from avs_shared.schema import AnimeType, EnrichedDatabase
 
 Load = Callable[[str], dict[str, Any]]
 

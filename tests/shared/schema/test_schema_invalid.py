@@ -7,8 +7,9 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from avs_shared.schema import AnimeEntry, SystemStatus
 from pydantic import ValidationError
+
+from avs_shared.schema import AnimeEntry, SystemStatus
 
 Load = Callable[[str], dict[str, Any]]
 

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
+
 from avs_shared.schema import (
     AnimeStatus,
     AnimeType,
@@ -19,7 +21,6 @@ from avs_shared.schema import (
     OfflineRecord,
     Season,
 )
-from pydantic import ValidationError
 
 Load = Callable[[str], dict[str, Any]]
 

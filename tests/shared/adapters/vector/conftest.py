@@ -12,11 +12,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from qdrant_client import AsyncQdrantClient
+from vector_dataset import DIM, MODEL, build_points
+
 from avs_shared.adapters.vector.edge import EdgeVectorIndex
 from avs_shared.adapters.vector.qdrant_server import QdrantServerVectorIndex
 from avs_shared.ports.vector import VectorIndex, VectorPoint
-from qdrant_client import AsyncQdrantClient
-from vector_dataset import DIM, MODEL, build_points
 
 ADAPTERS = ["edge", "server"]
 

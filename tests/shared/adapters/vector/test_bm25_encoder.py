@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from avs_shared.adapters.vector.sparse import Bm25Encoder, token_index, tokenize
 
 

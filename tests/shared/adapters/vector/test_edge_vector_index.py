@@ -11,6 +11,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from vector_dataset import DIM, MODEL, anime_id, build_points
+
 from avs_shared.adapters.vector.edge import EdgeVectorIndex
 from avs_shared.adapters.vector.edge_codec import translate
 from avs_shared.errors import Conflict, NotFound, Permanent, Retryable
@@ -23,7 +25,6 @@ from avs_shared.ports.vector import (
     SparseQuery,
     StatusScope,
 )
-from vector_dataset import DIM, MODEL, anime_id, build_points
 
 ANY = SearchFilter(status=StatusScope.ANY)
 

@@ -9,13 +9,14 @@ from pathlib import Path
 import httpx
 import pytest
 from aiohttp import web
+from qdrant_client import AsyncQdrantClient
+from qdrant_client.http.exceptions import UnexpectedResponse
+from vector_dataset import DIM, MODEL, build_points
+
 from avs_shared.adapters.vector.qdrant_server import QdrantServerVectorIndex
 from avs_shared.adapters.vector.server_codec import translate
 from avs_shared.errors import ConfigurationError, Conflict, NotFound, Permanent, Retryable
 from avs_shared.ports.vector import SearchFilter, SparseQuery, StatusScope
-from qdrant_client import AsyncQdrantClient
-from qdrant_client.http.exceptions import UnexpectedResponse
-from vector_dataset import DIM, MODEL, build_points
 
 ANY = SearchFilter(status=StatusScope.ANY)
 

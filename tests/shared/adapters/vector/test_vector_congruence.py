@@ -12,6 +12,8 @@ import math
 from dataclasses import replace
 
 import pytest
+from vector_dataset import DIM, MODEL, anime_id, bm25_reference, expected_ids
+
 from avs_shared.adapters.vector.sparse import Bm25Encoder
 from avs_shared.errors import ConfigurationError, Conflict, NotFound, Permanent
 from avs_shared.ports.vector import (
@@ -32,7 +34,6 @@ from avs_shared.ports.vector import (
     VectorIndex,
     VectorPoint,
 )
-from vector_dataset import DIM, MODEL, anime_id, bm25_reference, expected_ids
 
 AOT, KNY, CHIHIRO = anime_id("aot"), anime_id("kny"), anime_id("chihiro")
 

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+
 from avs_shared.adapters.vector.sparse import Bm25Encoder
 from avs_shared.ports.vector import (
     ORPHANED,

@@ -1,4 +1,8 @@
-"""What the all-in-one runner hands each service's bootstrap: :class:`RunContext`."""
+"""What a composition root hands each service's bootstrap: :class:`RunContext`.
+
+The all-in-one runner (``avs run``) builds one for every service; a service running
+alone in its container builds its own.
+"""
 
 from __future__ import annotations
 
