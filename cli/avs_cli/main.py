@@ -7,6 +7,7 @@ from typing import ClassVar
 
 import click
 
+from avs_cli import indexer_commands
 from avs_cli.local import local
 from avs_shared.errors import ConfigurationError
 
@@ -58,10 +59,15 @@ def cli() -> None:
     avs local up      start moto + redis-server and provision every resource
     avs local status  every resource, queue depths, what is down and how to fix it
     avs local down    stop what `avs local up` started
+    avs bootstrap     load an enriched database (resumable, progress bar)
+    avs snapshot      stream the catalogue to S3; avs restore rebuilds from one
+    avs reindex       re-embed everything after a model change
+    avs dev generate  synthetic data for scale tests
     """
 
 
 cli.add_command(local)
+indexer_commands.register(cli)
 
 
 def main() -> None:

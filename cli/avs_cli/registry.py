@@ -15,7 +15,7 @@ yet" and are logged as such, never guessed at.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from types import ModuleType
 from typing import TypeVar
 
@@ -86,4 +86,16 @@ def service_cron_jobs(ctx: RunContext) -> dict[str, CronJob]:
             if name in jobs:
                 raise ConfigurationError(f"schedule {name!r} has jobs from both {owners[name]} and {service}")
             jobs[name], owners[name] = job, service
+    return jobs
+
+
+StartupJob = Callable[[], Awaitable[object]]
+
+
+def service_startup_jobs(ctx: RunContext) -> list[tuple[str, StartupJob]]:
+    """One-shot jobs run once the workers are polling (e.g. seeding an empty catalogue)."""
+    jobs: list[tuple[str, StartupJob]] = []
+    for service in SERVICES:
+        for job in _contribution(service, "startup_jobs", ctx, list[StartupJob]()):
+            jobs.append((service, job))
     return jobs

@@ -28,7 +28,7 @@ import uvicorn
 from avs_api.app import create_app
 from avs_api.settings import ApiSettings
 from avs_cli.local import bring_up, echo_up, open_stack, stack_options
-from avs_cli.registry import service_cron_jobs, service_handler_specs
+from avs_cli.registry import StartupJob, service_cron_jobs, service_handler_specs, service_startup_jobs
 from avs_cli.settings import LocalSettings
 from avs_shared.adapters.aws import AwsClients
 from avs_shared.embedded.processes import port_open
@@ -152,7 +152,26 @@ async def serve_all(settings: LocalSettings, api: ApiSettings | None) -> int:
             tasks["api"] = asyncio.create_task(_serve_api(server), name="api")
             await _until_started(server, tasks["api"])
         _banner(api, server, specs_count=len(specs), cron_count=len(cron.next_fires()))
-        return await _supervise(tasks, stop, server)
+        startup = [
+            asyncio.create_task(_run_startup(service, job), name=f"startup-{service}")
+            for service, job in service_startup_jobs(ctx)
+        ]
+        try:
+            return await _supervise(tasks, stop, server)
+        finally:
+            for task in startup:
+                task.cancel()
+            await asyncio.gather(*startup, return_exceptions=True)
+
+
+async def _run_startup(service: str, job: StartupJob) -> None:
+    """A failed start-up job is logged; the system keeps running without its result."""
+    try:
+        await job()
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("start-up job failed", service=service)
 
 
 async def _supervise(

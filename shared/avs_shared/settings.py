@@ -40,6 +40,18 @@ class ServiceSettings(BaseSettings):
     worker_concurrency: int = Field(default=8, ge=1, le=256)
     worker_drain_timeout_seconds: float = Field(default=60.0, gt=0)
     idempotency_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+    # The vector index: a Qdrant server when QDRANT_URL is set, else a Qdrant Edge
+    # shard under the data directory (the embedded default).
+    qdrant_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("AVS_QDRANT_URL", "QDRANT_URL")
+    )
+    qdrant_api_key: str | None = Field(
+        default=None, validation_alias=AliasChoices("AVS_QDRANT_API_KEY", "QDRANT_API_KEY")
+    )
+    embedding_backend: Literal["onnx-int8", "onnx", "torch"] = "onnx-int8"
+    embedding_batch_size: int = Field(default=64, ge=1, le=1024)
+    # Public images are served as https://<cdn_domain>/images/<sha256>.<ext>.
+    cdn_domain: str = Field(default="cdn.anime-vector-service.local", pattern=r"^[A-Za-z0-9.-]+(:[0-9]+)?$")
 
 
 S = TypeVar("S", bound=BaseSettings)

@@ -158,6 +158,7 @@ T_LOCKS = "anime-processing-locks"
 T_IMAGE_DEDUP = "image-deduplication-map"
 T_REVIEW_TASKS = "anime-review-tasks"
 T_IDEMPOTENCY = "anime-handler-idempotency"
+T_BULK_JOBS = "anime-bulk-jobs"
 GSI_SYSTEM_STATUS = "system_status-index"
 GSI_REVIEW_STATUS = "status-index"
 
@@ -171,6 +172,8 @@ Q_IMAGE_REQUESTED = "image-ingestor-image-requested"
 Q_INDEXER_ENTRY_APPROVED = "indexer-entry-approved"
 Q_REVIEW_REQUESTS = "review-requests"
 Q_IMAGE_FAILURES = "image-ingestion-failures"
+Q_INDEXER_BULK_CHUNKS = "indexer-bulk-chunks"
+BULK_PREFIX = "staging/bulk/"
 
 SM_ENRICHMENT_REVIEW = "enrichment-review"
 
@@ -221,6 +224,13 @@ TOPOLOGY = Topology(
             ttl_attribute="expires_at",
             purpose="message handler claims keyed by handler and event_id",
         ),
+        Table(
+            name=T_BULK_JOBS,
+            hash_key="job_id",
+            attributes={"job_id": "S"},
+            ttl_attribute="expires_at",
+            purpose="bulk load jobs (bootstrap, restore, reindex): chunk plan and finished chunks",
+        ),
     ),
     topics=(Topic(TOPIC_ANIME_NEW), Topic(TOPIC_IMAGE_REQUESTED), Topic(TOPIC_ENTRY_APPROVED)),
     queues=(
@@ -229,6 +239,12 @@ TOPOLOGY = Topology(
         Queue(Q_IMAGE_REQUESTED, visibility_timeout_s=180, purpose="images to re-host"),
         Queue(Q_INDEXER_ENTRY_APPROVED, visibility_timeout_s=120, purpose="approved entries to commit"),
         Queue(Q_REVIEW_REQUESTS, visibility_timeout_s=60, purpose="review tasks for people"),
+        Queue(
+            Q_INDEXER_BULK_CHUNKS,
+            visibility_timeout_s=900,
+            max_receive_count=3,
+            purpose="chunks of a bulk load (bootstrap, restore, reindex) for any indexer worker",
+        ),
         Queue(
             Q_IMAGE_FAILURES,
             dlq=False,

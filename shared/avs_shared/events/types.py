@@ -70,7 +70,11 @@ class EntryApproved(EventPayload):
     anime_id: str = Field(min_length=1)
     entry_ref: str = Field(min_length=1)
     review_task_id: str | None = None
-    base_version: int | None = None
+    base_version: int | None = Field(
+        default=None,
+        ge=0,
+        description="the stored version the reviewer saw (0: the anime was new); None: no check",
+    )
 
 
 class EpisodeUpdate(EventPayload):

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal, Protocol, TypeAlias
 
+from avs_shared.errors import Conflict
+
 JsonValue: TypeAlias = "str | int | float | bool | list[JsonValue] | dict[str, JsonValue] | None"
 Payload: TypeAlias = Mapping[str, JsonValue]
 
@@ -31,6 +33,10 @@ TAGS_VECTOR = "tags"  # genres, tags, themes, characters
 BM25_VECTOR = "bm25"  # sparse, over titles and synonyms
 SYSTEM_STATUS_FIELD = "system_status"
 ORPHANED = "ORPHANED"
+
+
+class IndexOwnedElsewhere(Conflict):
+    """An embedded index is open in another process (one owner per shard)."""
 
 
 @dataclass(frozen=True, slots=True)

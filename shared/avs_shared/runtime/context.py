@@ -7,13 +7,17 @@ alone in its container builds its own.
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar, cast
 
 from avs_shared.adapters.aws import AwsClients
 from avs_shared.events.claim_check import ClaimCheck
 from avs_shared.ports import IdempotencyStore, Publisher
 from avs_shared.settings import ServiceSettings
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -45,3 +49,12 @@ class RunContext:
     claim_check: ClaimCheck
     data_dir: Path
     resources: contextlib.AsyncExitStack
+    components: dict[str, object] = field(default_factory=dict)
+
+    def component(self, key: str, factory: Callable[[], T]) -> T:
+        """One shared instance per process of an expensive part (the vector index, the
+        embedder), so services running in one process share it: an embedded Qdrant
+        Edge shard has exactly one owner process, and a model is loaded once."""
+        if key not in self.components:
+            self.components[key] = factory()
+        return cast(T, self.components[key])

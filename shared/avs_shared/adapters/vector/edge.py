@@ -30,7 +30,7 @@ from typing import TypeVar
 
 import qdrant_edge as qe
 
-from avs_shared.errors import AvsError, ConfigurationError, Conflict, NotFound, Permanent
+from avs_shared.errors import AvsError, ConfigurationError, NotFound, Permanent
 from avs_shared.ports.vector import (
     Clause,
     DenseQuery,
@@ -38,6 +38,7 @@ from avs_shared.ports.vector import (
     HasId,
     Hit,
     IndexHealth,
+    IndexOwnedElsewhere,
     OrderBy,
     Page,
     Payload,
@@ -161,7 +162,7 @@ class EdgeVectorIndex:
         except BlockingIOError as exc:
             owner = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
             os.close(fd)
-            raise Conflict(
+            raise IndexOwnedElsewhere(
                 f"edge collection {self._dir} is open in process pid {owner}; only one process may own "
                 "a Qdrant Edge shard (run the API and workers in one process, or use a Qdrant server)"
             ) from exc
