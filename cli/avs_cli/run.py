@@ -34,6 +34,7 @@ from avs_shared.adapters.aws import AwsClients
 from avs_shared.embedded.processes import port_open
 from avs_shared.errors import ConfigurationError
 from avs_shared.runtime import build_runtime
+from avs_shared.runtime.components import shared_embedder, shared_vector_index
 from avs_shared.runtime.context import RunContext
 from avs_shared.runtime.cron import CronJob, LocalCron
 from avs_shared.runtime.logging import configure_logging
@@ -141,7 +142,7 @@ async def serve_all(settings: LocalSettings, api: ApiSettings | None) -> int:
         if api is not None:
             server = _EmbeddedServer(
                 uvicorn.Config(
-                    create_app(api),
+                    create_app(api, index=shared_vector_index(ctx), embedder=shared_embedder(ctx)),
                     host=api.api_host,
                     port=api.api_port,
                     log_config=None,  # uvicorn's loggers propagate to our structured handler

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,13 +17,19 @@ from avs_shared.embedded.processes import RedisServer, free_port
 from avs_shared.topology import T_ENRICHED
 
 
-def api_settings(redis_url: str) -> ApiSettings:
-    return ApiSettings(service_name="avs-api-test", redis_url=redis_url, ready_timeout_seconds=2.0)
+def api_settings(redis_url: str, data_dir: Path | None = None, **extra: object) -> ApiSettings:
+    return ApiSettings(
+        service_name="avs-api-test",
+        redis_url=redis_url,
+        ready_timeout_seconds=2.0,
+        data_dir=data_dir or Path(tempfile.mkdtemp(prefix="avs-api-")),
+        **extra,
+    )
 
 
 @pytest.fixture
-def client(provisioned: Provisioner, redis_server: RedisServer) -> Iterator[TestClient]:
-    with TestClient(create_app(api_settings(redis_server.url))) as test_client:
+def client(provisioned: Provisioner, redis_server: RedisServer, tmp_path: Path) -> Iterator[TestClient]:
+    with TestClient(create_app(api_settings(redis_server.url, tmp_path))) as test_client:
         yield test_client
 
 
@@ -46,7 +54,20 @@ def test_ready_is_200_when_dynamodb_and_redis_answer(client: TestClient) -> None
     assert {name: check["status"] for name, check in body["checks"].items()} == {
         "dynamodb": "up",
         "redis": "up",
+        "vector-index": "up",
     }
+
+
+def test_ready_is_503_naming_the_vector_index_when_it_is_unreachable(
+    provisioned: Provisioner, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    settings = api_settings(redis_server.url, tmp_path, qdrant_url=f"http://127.0.0.1:{free_port()}")
+    with TestClient(create_app(settings)) as client:
+        response = client.get("/ready")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["down"] == ["vector-index"]
+    assert body["checks"]["dynamodb"]["status"] == "up"
 
 
 def test_ready_is_503_naming_redis_when_redis_is_down(provisioned: Provisioner) -> None:

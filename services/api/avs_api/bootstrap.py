@@ -2,44 +2,85 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from avs_api.readiness import ReadinessCheck
 from avs_api.settings import ApiSettings
 from avs_shared.adapters.aws import AwsClients
+from avs_shared.adapters.dynamo_entries import DynamoEntryStore
 from avs_shared.adapters.redis_cache import RedisCache
+from avs_shared.adapters.s3 import S3ObjectStore
+from avs_shared.ports.embedding import Embedder
+from avs_shared.ports.vector import VectorIndex
+from avs_shared.runtime.components import embedder_from_settings, vector_index_from_settings
 from avs_shared.topology import T_ENRICHED
 
 
-@dataclass(frozen=True)
+@dataclass
 class ApiResources:
-    """Everything the routes use, opened in the app's lifespan and closed with it."""
+    """Everything the routes use, opened in the app's lifespan and closed with it.
+
+    ``index`` and ``embedder`` may be shared with other services of the same process
+    (``avs run``): the embedded vector shard has one owner process.
+    """
 
     settings: ApiSettings
     aws: AwsClients
     cache: RedisCache
+    objects: S3ObjectStore
+    entries: DynamoEntryStore
+    index: VectorIndex
+    embedder: Embedder
+    _index_ready: bool = field(default=False, repr=False)
+    _index_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
+
+    async def ready_index(self) -> VectorIndex:
+        """The vector index, opened once for the embedder's model.
+
+        Raises whatever the adapter raises when the index is unreachable
+        (``Retryable``) or built for another model (``Conflict``); the error
+        handlers turn those into 503s.
+        """
+        if not self._index_ready:
+            async with self._index_lock:
+                if not self._index_ready:
+                    await self.index.ensure_collection(self.embedder.model_name, self.embedder.dimension)
+                    self._index_ready = True
+        return self.index
 
 
-@asynccontextmanager
-async def open_resources(settings: ApiSettings) -> AsyncIterator[ApiResources]:
-    """Create the clients (they connect lazily, so this does no network I/O) and close them after."""
-    aws = AwsClients(settings)
-    cache = RedisCache(settings.redis_url, timeout_s=min(settings.ready_timeout_seconds, 1.0))
-    try:
-        yield ApiResources(settings=settings, aws=aws, cache=cache)
-    finally:
-        await cache.close()
-        await aws.close()
+@contextlib.asynccontextmanager
+async def open_resources(
+    settings: ApiSettings, *, index: VectorIndex | None = None, embedder: Embedder | None = None
+) -> AsyncIterator[ApiResources]:
+    """Create the clients (they connect lazily, so this does no network I/O) and close them after.
+
+    A shared ``index`` / ``embedder`` passed in is used and left open (its owner closes it).
+    """
+    async with contextlib.AsyncExitStack() as stack:
+        aws = await stack.enter_async_context(AwsClients(settings))
+        cache = RedisCache(settings.redis_url, timeout_s=min(settings.ready_timeout_seconds, 1.0))
+        stack.push_async_callback(cache.close)
+        if index is None:
+            index = vector_index_from_settings(settings)
+            stack.push_async_callback(index.close)
+        objects = S3ObjectStore(aws)
+        yield ApiResources(
+            settings=settings,
+            aws=aws,
+            cache=cache,
+            objects=objects,
+            entries=DynamoEntryStore(aws, objects=objects),
+            index=index,
+            embedder=embedder or embedder_from_settings(settings),
+        )
 
 
 def readiness_checks(resources: ApiResources) -> list[ReadinessCheck]:
-    """The dependencies ``GET /ready`` checks.
-
-    Extension point: the vector index check (``vector-index``) is appended here when
-    the index adapter is wired into the API.
-    """
+    """The dependencies ``GET /ready`` checks: DynamoDB, Redis and the vector index."""
 
     async def dynamodb() -> None:
         ddb = await resources.aws.client("dynamodb")
@@ -49,7 +90,17 @@ def readiness_checks(resources: ApiResources) -> list[ReadinessCheck]:
         if not await resources.cache.ping():
             raise ConnectionError(f"no PONG from Redis at {_redacted(resources.settings.redis_url)}")
 
-    return [ReadinessCheck("dynamodb", dynamodb), ReadinessCheck("redis", redis)]
+    async def vector_index() -> None:
+        index = await resources.ready_index()
+        health = await index.health()
+        if not health.ok:
+            raise ConnectionError(health.detail or "the vector index reports not ok")
+
+    return [
+        ReadinessCheck("dynamodb", dynamodb),
+        ReadinessCheck("redis", redis),
+        ReadinessCheck("vector-index", vector_index),
+    ]
 
 
 def _redacted(url: str) -> str:

@@ -2,29 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from avs_api.bootstrap import ApiResources
-from avs_api.readiness import ReadinessCheck, ReadinessReport, run_checks
+from avs_api.deps import Checks, Resources
+from avs_api.readiness import ReadinessReport, run_checks
 
 router = APIRouter(tags=["health"])
-
-
-def get_resources(request: Request) -> ApiResources:
-    resources: ApiResources = request.app.state.resources
-    return resources
-
-
-def get_checks(request: Request) -> list[ReadinessCheck]:
-    checks: list[ReadinessCheck] = request.app.state.readiness_checks
-    return checks
-
-
-Resources = Annotated[ApiResources, Depends(get_resources)]
-Checks = Annotated[list[ReadinessCheck], Depends(get_checks)]
 
 
 @router.get("/health")
