@@ -15,8 +15,14 @@ from typing import Self
 from aiobotocore.client import AioBaseClient
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
+from botocore.exceptions import ClientError
 
 from avs_shared.settings import ServiceSettings
+
+
+def error_code(exc: ClientError) -> str:
+    """The AWS error code of ``exc`` (``"ConditionalCheckFailedException"``, ...); ``""`` if none."""
+    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 class AwsClients:

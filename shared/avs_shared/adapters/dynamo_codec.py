@@ -1,4 +1,4 @@
-"""JSON documents as native DynamoDB attribute values, and safe document paths.
+"""JSON documents as native DynamoDB attribute values, and the expressions that use them.
 
 Conversion (low-level wire format, ``{"S": ...}``, ``{"M": ...}``):
 
@@ -15,11 +15,13 @@ Conversion (low-level wire format, ``{"S": ...}``, ``{"M": ...}``):
 - ``datetime`` → ``S`` in UTC ISO 8601 (the text it was parsed from, if any).
 
 The last section fixes the item layout of ``anime-enriched-data`` (key, the store's
-own ``_avs_`` attributes, overflow pointers); the store's module docstring explains it.
+own ``_avs_`` attributes); the store's module docstring explains it, and
+:mod:`~avs_shared.adapters.dynamo_overflow` the overflow pointers.
 
-Document paths (``statistics.mal.score``, ``images.covers[0]``) are parsed into
-parts, each name validated against a safe pattern, and rendered with
-``ExpressionAttributeNames`` placeholders only, so reserved words need no care.
+Document paths (``statistics.mal.score``, ``images.covers[0]``) are parsed and
+validated in :mod:`~avs_shared.adapters.dynamo_paths` (re-exported here);
+:class:`Expression` renders them with ``ExpressionAttributeNames`` placeholders
+only, so reserved words need no care.
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -36,20 +37,21 @@ from typing import Any
 
 from pydantic import JsonValue
 
+# The path helpers lived here before dynamo_paths; re-exported so old imports keep working.
+from avs_shared.adapters.dynamo_paths import Path as Path
+from avs_shared.adapters.dynamo_paths import PathPart as PathPart
+from avs_shared.adapters.dynamo_paths import check_disjoint as check_disjoint
+from avs_shared.adapters.dynamo_paths import minimal_paths as minimal_paths
+from avs_shared.adapters.dynamo_paths import parse_path as parse_path
+from avs_shared.adapters.dynamo_paths import project as project
+from avs_shared.adapters.dynamo_paths import render_path as render_path
 from avs_shared.errors import Permanent
 from avs_shared.schema import AnimeEntry, SystemStatus, format_utc_datetime
 
 AttributeValue = dict[str, Any]
 Item = dict[str, AttributeValue]
-PathPart = str | int
-Path = tuple[PathPart, ...]
 
 _MAX_DIGITS = 38
-_NAME = r"[A-Za-z_][A-Za-z0-9_\-]*"
-_PATH_RE = re.compile(rf"{_NAME}(?:\[\d{{1,6}}\])*(?:\.{_NAME}(?:\[\d{{1,6}}\])*)*")
-_PART_RE = re.compile(rf"({_NAME})|\[(\d+)\]")
-_MAX_PATH_CHARS = 255
-_MAX_DEPTH = 32
 
 
 # --- values ---------------------------------------------------------------------------
@@ -169,63 +171,7 @@ def _value_size(av: Mapping[str, Any]) -> int:
     return 1  # BOOL, NULL
 
 
-# --- paths ----------------------------------------------------------------------------
-
-
-def parse_path(path: str) -> Path:
-    """``"images.covers[0]"`` → ``("images", "covers", 0)``; ValueError for anything unsafe."""
-    if not isinstance(path, str) or len(path) > _MAX_PATH_CHARS or not _PATH_RE.fullmatch(path):
-        raise ValueError(
-            f"invalid field path {path!r}: use names of letters, digits, '_' or '-' (not starting "
-            "with a digit), joined by '.', with optional list indexes like 'images.covers[0]'"
-        )
-    parts: Path = tuple(name if name else int(index) for name, index in _PART_RE.findall(path))
-    if len(parts) > _MAX_DEPTH:
-        raise ValueError(f"invalid field path {path!r}: deeper than {_MAX_DEPTH} levels")
-    return parts
-
-
-def render_path(path: Path) -> str:
-    """The text form of a parsed path (the inverse of :func:`parse_path`)."""
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
-    return out
-
-
-def _conflict(a: Path, b: Path) -> bool:
-    """True when two paths overlap (one contains the other) or disagree on a container type."""
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            return isinstance(x, int) != isinstance(y, int)
-    return True  # one is a prefix of the other
-
-
-def minimal_paths(paths: Iterable[Path]) -> list[Path]:
-    """Projection paths without duplicates and without paths inside another requested one.
-
-    DynamoDB rejects overlapping projection paths; asking for ``statistics`` and
-    ``statistics.mal`` means ``statistics``. Raises ValueError for paths that
-    disagree on a container's type (``a[0]`` and ``a.b``).
-    """
-    kept: list[Path] = []
-    for path in sorted(set(paths), key=len):
-        clash = next((k for k in kept if _conflict(k, path)), None)
-        if clash is None:
-            kept.append(path)
-        elif path[: len(clash)] != clash:
-            raise ValueError(
-                f"field paths {render_path(clash)!r} and {render_path(path)!r} disagree on a list or map"
-            )
-    return kept
-
-
-def check_disjoint(paths: Sequence[Path]) -> None:
-    """ValueError unless no path overlaps another (required of one update expression)."""
-    for i, a in enumerate(paths):
-        for b in paths[i + 1 :]:
-            if _conflict(a, b):
-                raise ValueError(f"field paths {render_path(a)!r} and {render_path(b)!r} overlap")
+# --- expressions ---------------------------------------------------------------------
 
 
 class Expression:
@@ -268,52 +214,6 @@ class Expression:
         return out
 
 
-# --- local projection (for fields stored outside the item) ----------------------------
-
-
-def project(doc: Mapping[str, JsonValue], paths: Iterable[Path]) -> dict[str, JsonValue]:
-    """The parts of ``doc`` at ``paths``, shaped like a DynamoDB projection.
-
-    Maps keep the requested keys; a list keeps the requested indexes in ascending
-    order (so ``a[3]`` comes back as a one-element list). Missing paths are left out.
-    """
-    tree: dict[PathPart, Any] = {}
-    for path in paths:
-        node = tree
-        for part in path[:-1]:
-            node = node.setdefault(part, {})
-            if node is None:
-                break
-        else:
-            node[path[-1]] = None  # None marks "the whole value"
-    found = _extract(doc, tree)
-    return found if isinstance(found, dict) else {}
-
-
-_MISSING = object()
-
-
-def _extract(value: object, tree: dict[PathPart, Any]) -> Any:
-    if isinstance(value, dict):
-        out: dict[str, JsonValue] = {}
-        for key, sub in tree.items():
-            if isinstance(key, str) and key in value:
-                got = value[key] if sub is None else _extract(value[key], sub)
-                if got is not _MISSING:
-                    out[key] = got
-        return out if out else _MISSING
-    if isinstance(value, list):
-        items: list[JsonValue] = []
-        for index in sorted(k for k in tree if isinstance(k, int)):
-            if index < len(value):
-                sub = tree[index]
-                got = value[index] if sub is None else _extract(value[index], sub)
-                if got is not _MISSING:
-                    items.append(got)
-        return items if items else _MISSING
-    return _MISSING
-
-
 # --- the item layout of anime-enriched-data ---------------------------------------
 
 KEY = "anime_id"
@@ -347,8 +247,9 @@ def projection_text(paths: list[Path], expr: Expression) -> str:
     """The ``ProjectionExpression`` that reads ``paths`` (and the overflow pointers).
 
     A path with a list index reads the whole list, and the index is applied after
-    reading (see :func:`project`): emulators differ from DynamoDB on ``#name[3]``
-    paths, and DynamoDB charges reads by item size, not by what is returned.
+    reading (see :func:`~avs_shared.adapters.dynamo_paths.project`): emulators differ
+    from DynamoDB on ``#name[3]`` paths, and DynamoDB charges reads by item size, not
+    by what is returned.
     """
     reads = [next((p[:i] for i, part in enumerate(p) if isinstance(part, int)), p) for p in paths]
     return ", ".join(expr.path(p) for p in minimal_paths([*reads, (OVERFLOW,)]))
@@ -392,16 +293,6 @@ def content_hash(doc: Mapping[str, JsonValue]) -> str:
     """SHA-256 of the entry's content: everything but ``version`` and ``updated_at``."""
     content = {k: v for k, v in doc.items() if k not in ("version", "updated_at")}
     return hashlib.sha256(canonical_json(content)).hexdigest()
-
-
-def overflow_pointers(item: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
-    """Field kept outside the item -> (object key, sha256)."""
-    found = item.get(OVERFLOW, {}).get("M", {})
-    return {str(f): (str(p["M"]["key"]["S"]), str(p["M"]["sha256"]["S"])) for f, p in found.items()}
-
-
-def overflow_keys(item: Mapping[str, Any]) -> set[str]:
-    return {key for key, _ in overflow_pointers(item).values()}
 
 
 def text_attr(item: Mapping[str, Any], name: str) -> str:

@@ -29,27 +29,22 @@ content hash: it returns the stored entry and writes nothing.
 Overflow
 --------
 DynamoDB caps items at 400 KB. When an item would exceed ``overflow_threshold_bytes``
-(350 KB), ``episode_details``, then ``characters``, then the largest other fields
-move to S3 as JSON at ``<prefix><anime_id>/v<version>/<field>-<sha256>.json``. The
-objects are written *before* the item, so no reader sees a pointer to a missing
-object; after a successful write the objects of the replaced item are deleted. A
-reader that races that delete finds the object gone, re-reads the item
-(consistently) and follows its new pointers. Reads verify the hash.
+(350 KB), its largest fields move to S3 (see :mod:`~avs_shared.adapters.dynamo_overflow`
+for which, and where). The objects are written *before* the item, so no reader sees
+a pointer to a missing object; after a successful write the objects of the replaced
+item are deleted. A reader that races that delete finds the object gone, re-reads
+the item (consistently) and follows its new pointers. Reads verify the hash.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
-import random
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping, Sequence
+import contextlib
+from collections.abc import AsyncGenerator, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast, overload
 
 import structlog
-from botocore.exceptions import ClientError, HTTPClientError
-from botocore.exceptions import ConnectionError as BotoConnectionError
 from pydantic import JsonValue, ValidationError
 
 from avs_shared.adapters.aws import AwsClients
@@ -60,26 +55,20 @@ from avs_shared.adapters.dynamo_codec import (
     OVERFLOW,
     Expression,
     Item,
-    Path,
-    attribute_size,
-    canonical_json,
-    check_disjoint,
     content_hash,
     entry_document,
     field_paths,
     from_item,
-    overflow_keys,
-    overflow_pointers,
-    parse_path,
-    project,
     projection,
     projection_text,
-    render_path,
     text_attr,
     to_item,
     update_path,
     version_attr,
 )
+from avs_shared.adapters.dynamo_overflow import EntryOverflow, overflow_keys, overflow_pointers
+from avs_shared.adapters.dynamo_paths import Path, check_disjoint, parse_path, project, render_path
+from avs_shared.adapters.dynamo_table import DynamoTable
 from avs_shared.errors import AvsError, Conflict, NotFound, Permanent, Retryable
 from avs_shared.ports.entries import Projected
 from avs_shared.ports.storage import ObjectStore
@@ -88,23 +77,8 @@ from avs_shared.topology import GSI_SYSTEM_STATUS, T_ENRICHED
 
 log: structlog.typing.FilteringBoundLogger = structlog.get_logger(__name__)
 
-OVERFLOW_FIRST = ("episode_details", "characters")
-_PINNED = frozenset({KEY, "id", "title", "system_status", "version", "updated_at", "orphaned_at"})
-_ITEM_LIMIT = 400 * 1024
-_POINTER_BYTES = 300
 _BATCH_GET = 100
 _BATCH_WRITE = 25
-_RETRYABLE_CODES = frozenset(
-    {
-        "ProvisionedThroughputExceededException",
-        "ThrottlingException",
-        "RequestLimitExceeded",
-        "InternalServerError",
-        "ServiceUnavailable",
-        "TransactionConflictException",
-    }
-)
-_PERMANENT_CODES = frozenset({"ValidationException", "ResourceNotFoundException", "SerializationException"})
 
 
 class DynamoEntryStore:
@@ -140,13 +114,12 @@ class DynamoEntryStore:
         batch_concurrency: int = 4,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
-        self._aws = aws
-        self._objects = objects
-        self._table = table
-        self._prefix = overflow_prefix
-        self._threshold = min(overflow_threshold_bytes, _ITEM_LIMIT - 10_000)
-        self._max_attempts = max(max_batch_attempts, 1)
-        self._backoff_base_s = backoff_base_s
+        self._table = DynamoTable(
+            aws, table, max_batch_attempts=max_batch_attempts, backoff_base_s=backoff_base_s
+        )
+        self._overflow = EntryOverflow(
+            objects, prefix=overflow_prefix, threshold_bytes=overflow_threshold_bytes
+        )
         self._batch_concurrency = max(batch_concurrency, 1)
         self._clock = clock or (lambda: datetime.now(UTC))
 
@@ -195,8 +168,7 @@ class DynamoEntryStore:
 
         async def one(chunk: list[str]) -> list[Item]:
             async with gate:
-                keys = [{KEY: {"S": anime_id}} for anime_id in chunk]
-                return await self._batch_get_chunk({self._table: {"Keys": keys, **request}})
+                return await self._table.batch_get([{KEY: {"S": anime_id}} for anime_id in chunk], **request)
 
         found: dict[str, AnimeEntry | Projected] = {}
         for items in await asyncio.gather(*(one(c) for c in chunks)):
@@ -222,7 +194,7 @@ class DynamoEntryStore:
         paths = field_paths(fields)
         expr = Expression()
         kwargs: dict[str, Any] = {
-            "TableName": self._table,
+            "TableName": self._table.name,
             "IndexName": GSI_SYSTEM_STATUS,
             "KeyConditionExpression": f"{expr.name('system_status')} = {expr.value(SystemStatus(status))}",
         }
@@ -231,7 +203,7 @@ class DynamoEntryStore:
         kwargs.update(expr.kwargs())
         if page_size is not None:
             kwargs["Limit"] = page_size
-        async for item in self._pages("query", kwargs):
+        async for item in self._table.pages("query", kwargs):
             value = await self._decode(item, paths)
             if value is not None:
                 yield value
@@ -253,40 +225,17 @@ class DynamoEntryStore:
         if not 1 <= segments <= 1_000_000:
             raise ValueError(f"segments must be 1..1000000, got {segments}")
         paths = field_paths(fields)
-        base: dict[str, Any] = {"TableName": self._table, "TotalSegments": segments}
+        base: dict[str, Any] = {"TableName": self._table.name, "TotalSegments": segments}
         if paths is not None:
             base.update(projection(paths))
         if page_size is not None:
             base["Limit"] = page_size
-        queue: asyncio.Queue[object] = asyncio.Queue(maxsize=max(256, segments))
-        done = object()
-
-        async def segment(number: int) -> None:
-            try:
-                async for item in self._pages("scan", {**base, "Segment": number}):
-                    value = await self._decode(item, paths)
-                    if value is not None:
-                        await queue.put(value)
-            except Exception as exc:  # handed to the consumer, which raises it
-                await queue.put(_Failure(exc))
-                return
-            await queue.put(done)
-
-        tasks = [asyncio.create_task(segment(n)) for n in range(segments)]
-        try:
-            finished = 0
-            while finished < segments:
-                got = await queue.get()
-                if got is done:
-                    finished += 1
-                elif isinstance(got, _Failure):
-                    raise got.exc
-                else:
-                    yield cast("AnimeEntry | Projected", got)
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+        values: AsyncGenerator[AnimeEntry | Projected, None] = self._table.parallel_scan(
+            base, segments, lambda item: self._decode(item, paths)
+        )
+        async with contextlib.aclosing(values):
+            async for value in values:
+                yield value
 
     # ------------------------------------------------------------------ writes
     async def put(self, entry: AnimeEntry, *, expected_version: int | None) -> AnimeEntry:
@@ -306,9 +255,9 @@ class DynamoEntryStore:
         else:
             condition = f"{expr.name('version')} = {expr.value(expected_version)}"
         try:
-            resp = await self._call(
+            resp = await self._table.call(
                 "put_item",
-                TableName=self._table,
+                TableName=self._table.name,
                 Item=item,
                 ConditionExpression=condition,
                 ReturnValues="ALL_OLD",
@@ -318,7 +267,7 @@ class DynamoEntryStore:
             return await self._after_failed_put(entry.id, expected_version, digest, item, exc)
         # On other errors the objects stay: the write may have happened (a timeout), and a
         # retry writes the same keys again (they depend on id, version and content only).
-        await self._delete_objects(overflow_keys(resp.get("Attributes") or {}) - overflow_keys(item))
+        await self._overflow.delete(overflow_keys(resp.get("Attributes") or {}) - overflow_keys(item))
         return AnimeEntry.from_json_dict(doc)
 
     async def batch_put(self, entries: Iterable[AnimeEntry]) -> None:
@@ -335,7 +284,7 @@ class DynamoEntryStore:
 
         async def write(chunk: list[Item]) -> None:
             async with gate:
-                await self._batch_write_chunk({self._table: [{"PutRequest": {"Item": i}} for i in chunk]})
+                await self._table.batch_put(chunk)
 
         await asyncio.gather(*(write(c) for c in chunks))
 
@@ -377,9 +326,9 @@ class DynamoEntryStore:
             path = parse_path(raw)
             conditions.append(f"{expr.path(path)} = {expr.value(value, raw)}")
         try:
-            resp = await self._call(
+            resp = await self._table.call(
                 "update_item",
-                TableName=self._table,
+                TableName=self._table.name,
                 Key={KEY: {"S": anime_id}},
                 UpdateExpression=update,
                 ConditionExpression=" AND ".join(conditions),
@@ -399,52 +348,14 @@ class DynamoEntryStore:
         except (TypeError, ValueError) as exc:
             raise Permanent(f"entry {anime_id} cannot be stored in DynamoDB: {exc}") from exc
         item[KEY] = {"S": anime_id}
-        moved = self._overflow_plan(anime_id, item)
-        if not moved:
-            return item
-        version = doc.get("version", 0)
-        pointers = await asyncio.gather(*(self._write_overflow(anime_id, version, f, doc[f]) for f in moved))
-        for field in moved:
-            del item[field]
-        item[OVERFLOW] = {"M": dict(zip(moved, pointers, strict=True))}
-        return item
-
-    def _overflow_plan(self, anime_id: str, item: Item) -> list[str]:
-        sizes = {name: attribute_size(name, value) for name, value in item.items()}
-        total = sum(sizes.values())
-        if total <= self._threshold:
-            return []
-        rest = sorted(
-            (n for n in item if n not in _PINNED and n not in OVERFLOW_FIRST), key=lambda n: -sizes[n]
-        )
-        moved: list[str] = []
-        for name in [n for n in OVERFLOW_FIRST if n in item] + rest:
-            if total <= self._threshold:
-                break
-            if sizes[name] <= _POINTER_BYTES:
-                continue  # moving it would not make the item smaller
-            moved.append(name)
-            total += _POINTER_BYTES - sizes[name]
-        if total > self._threshold:
-            raise Permanent(f"entry {anime_id} is too large for one item even with overflow ({total} bytes)")
-        log.info("entries.overflow", anime_id=anime_id, fields=moved, item_bytes=sum(sizes.values()))
-        return moved
-
-    async def _write_overflow(self, anime_id: str, version: JsonValue, field: str, value: JsonValue) -> Item:
-        body = canonical_json(value)
-        sha = hashlib.sha256(body).hexdigest()
-        key = f"{self._prefix}{anime_id}/v{version}/{field}-{sha}.json"
-        await self._objects.put(
-            key, body, content_type="application/json", metadata={"anime-id": anime_id, "sha256": sha}
-        )
-        return {"M": {"key": {"S": key}, "sha256": {"S": sha}, "bytes": {"N": str(len(body))}}}
+        return await self._overflow.offload(doc, item)
 
     async def _after_failed_put(
         self, anime_id: str, expected: int | None, digest: str, item: Item, exc: Conflict
     ) -> AnimeEntry:
         stored = await self._get_item(anime_id, [(KEY,), ("version",), (HASH,), (OVERFLOW,)], consistent=True)
         # Our overflow objects are unreferenced unless the stored item is this same write.
-        await self._delete_objects(overflow_keys(item) - overflow_keys(stored or {}))
+        await self._overflow.delete(overflow_keys(item) - overflow_keys(stored or {}))
         new_version = 1 if expected is None else expected + 1
         if stored is not None and version_attr(stored) == new_version and text_attr(stored, HASH) == digest:
             entry = await self.get(anime_id, consistent=True)
@@ -474,25 +385,16 @@ class DynamoEntryStore:
             return Conflict(f"entry {anime_id} is at version {version_attr(stored)}, not {expected}")
         return Conflict(f"entry {anime_id} changed: a list element or an expected value no longer matches")
 
-    async def _delete_objects(self, keys: set[str]) -> None:
-        async def delete(key: str) -> None:
-            try:
-                await self._objects.delete(key)
-            except Exception as exc:  # an orphaned object wastes space but breaks nothing
-                log.warning("entries.overflow_delete_failed", key=key, error=repr(exc))
-
-        await asyncio.gather(*(delete(k) for k in sorted(keys)))
-
     # ------------------------------------------------------------------ read helpers
     async def _get_item(self, anime_id: str, paths: list[Path] | None, *, consistent: bool) -> Item | None:
         kwargs: dict[str, Any] = {
-            "TableName": self._table,
+            "TableName": self._table.name,
             "Key": {KEY: {"S": anime_id}},
             "ConsistentRead": consistent,
         }
         if paths is not None:
             kwargs.update(projection(paths))
-        item: Item | None = (await self._call("get_item", **kwargs)).get("Item")
+        item: Item | None = (await self._table.call("get_item", **kwargs)).get("Item")
         return item
 
     async def _decode(self, item: Item, paths: list[Path] | None) -> AnimeEntry | Projected | None:
@@ -518,7 +420,7 @@ class DynamoEntryStore:
 
     async def _full(self, item: Item) -> AnimeEntry:
         doc = from_item(item, skip=[n for n in item if n == KEY or n.startswith(META)])
-        doc.update(await self._load_overflow(overflow_pointers(item)))
+        doc.update(await self._overflow.load(overflow_pointers(item)))
         try:
             return AnimeEntry.from_json_dict(doc)
         except ValidationError as exc:
@@ -529,92 +431,9 @@ class DynamoEntryStore:
         pointers = overflow_pointers(item)
         outside = {str(p[0]) for p in paths} & set(pointers)
         if outside:
-            doc.update(await self._load_overflow({f: pointers[f] for f in outside}))
+            doc.update(await self._overflow.load({f: pointers[f] for f in outside}))
         return project(doc, paths)
-
-    async def _load_overflow(self, pointers: Mapping[str, tuple[str, str]]) -> dict[str, JsonValue]:
-        async def load(field: str, key: str, sha: str) -> JsonValue:
-            body = (await self._objects.get(key)).body
-            if hashlib.sha256(body).hexdigest() != sha:
-                raise Permanent(f"overflow object {key} does not match its sha256 (corrupt or replaced)")
-            value: JsonValue = json.loads(body)
-            return value
-
-        fields = sorted(pointers)
-        values = await asyncio.gather(*(load(f, *pointers[f]) for f in fields))
-        return dict(zip(fields, values, strict=True))
-
-    # ------------------------------------------------------------------ DynamoDB calls
-    async def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
-        ddb = await self._aws.client("dynamodb")
-        try:
-            resp: dict[str, Any] = await getattr(ddb, operation)(**kwargs)
-        except ClientError as exc:
-            translated = _translate(exc, operation, self._table)
-            if translated is None:
-                raise
-            raise translated from exc
-        except (BotoConnectionError, HTTPClientError) as exc:
-            raise Retryable(f"dynamodb {operation} on {self._table}: {exc}", retry_after_s=5.0) from exc
-        return resp
-
-    async def _pages(self, operation: str, kwargs: dict[str, Any]) -> AsyncIterator[Item]:
-        while True:
-            resp = await self._call(operation, **kwargs)
-            for item in resp.get("Items", []):
-                yield item
-            last = resp.get("LastEvaluatedKey")
-            if not last:
-                return
-            kwargs = {**kwargs, "ExclusiveStartKey": last}
-
-    async def _batch_get_chunk(self, request: dict[str, Any]) -> list[Item]:
-        items: list[Item] = []
-        for attempt in range(1, self._max_attempts + 1):
-            resp = await self._call("batch_get_item", RequestItems=request)
-            items.extend(resp.get("Responses", {}).get(self._table, []))
-            request = resp.get("UnprocessedKeys") or {}
-            if not request:
-                return items
-            if attempt < self._max_attempts:
-                await asyncio.sleep(self._backoff(attempt))
-        left = len(request.get(self._table, {}).get("Keys", []))
-        raise Retryable(f"batch get on {self._table}: {left} keys still unprocessed", retry_after_s=5.0)
-
-    async def _batch_write_chunk(self, request: dict[str, Any]) -> None:
-        for attempt in range(1, self._max_attempts + 1):
-            resp = await self._call("batch_write_item", RequestItems=request)
-            request = resp.get("UnprocessedItems") or {}
-            if not request:
-                return
-            if attempt < self._max_attempts:
-                await asyncio.sleep(self._backoff(attempt))
-        left = len(request.get(self._table, []))
-        raise Retryable(f"batch write on {self._table}: {left} items still unprocessed", retry_after_s=5.0)
-
-    def _backoff(self, attempt: int) -> float:
-        """Exponential backoff with full jitter, capped at 5 s."""
-        return random.uniform(0, min(5.0, self._backoff_base_s * 2 ** (attempt - 1)))
-
-
-class _Failure:
-    def __init__(self, exc: Exception) -> None:
-        self.exc = exc
 
 
 def _id_of(value: AnimeEntry | Projected) -> str:
     return value.id if isinstance(value, AnimeEntry) else str(value.get("id"))
-
-
-def _translate(exc: ClientError, operation: str, table: str) -> AvsError | None:
-    error = exc.response.get("Error", {})
-    code = str(error.get("Code", ""))
-    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
-    what = f"dynamodb {operation} on {table}: {code}: {error.get('Message', '')}"
-    if code == "ConditionalCheckFailedException":
-        return Conflict(what)
-    if code in _RETRYABLE_CODES or status >= 500:
-        return Retryable(what, retry_after_s=2.0)
-    if code in _PERMANENT_CODES:
-        return Permanent(what)
-    return None

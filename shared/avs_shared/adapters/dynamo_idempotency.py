@@ -23,7 +23,7 @@ import uuid
 import structlog
 from botocore.exceptions import ClientError
 
-from avs_shared.adapters.aws import AwsClients
+from avs_shared.adapters.aws import AwsClients, error_code
 from avs_shared.ports.storage import ClaimState
 from avs_shared.topology import T_IDEMPOTENCY
 
@@ -32,10 +32,6 @@ log: structlog.typing.FilteringBoundLogger = structlog.get_logger(__name__)
 IN_PROGRESS = "IN_PROGRESS"
 COMPLETED = "COMPLETED"
 _KEY = "idempotency_key"
-
-
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 def _n(value: float) -> dict[str, str]:
@@ -94,7 +90,7 @@ class DynamoIdempotencyStore:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
-            if _code(exc) != "ConditionalCheckFailedException":
+            if error_code(exc) != "ConditionalCheckFailedException":
                 raise
             status = await self._status_after_conflict(key, exc)
             return ClaimState.ALREADY_DONE if status == COMPLETED else ClaimState.IN_PROGRESS_ELSEWHERE
@@ -140,7 +136,7 @@ class DynamoIdempotencyStore:
                 ExpressionAttributeValues=values,
             )
         except ClientError as exc:
-            if _code(exc) != "ConditionalCheckFailedException":
+            if error_code(exc) != "ConditionalCheckFailedException":
                 raise
             log.warning("idempotency.release_skipped", key=key, reason="claim is no longer ours")
 
@@ -168,7 +164,7 @@ class DynamoIdempotencyStore:
                 },
             )
         except ClientError as exc:
-            if _code(exc) != "ConditionalCheckFailedException":
+            if error_code(exc) != "ConditionalCheckFailedException":
                 raise
             log.warning("idempotency.renew_lost", key=key, reason="claim was taken over or completed")
 

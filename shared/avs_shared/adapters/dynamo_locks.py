@@ -12,12 +12,8 @@ import time
 
 from botocore.exceptions import ClientError
 
-from avs_shared.adapters.aws import AwsClients
+from avs_shared.adapters.aws import AwsClients, error_code
 from avs_shared.topology import T_LOCKS
-
-
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 class DynamoLockTable:
@@ -45,7 +41,7 @@ class DynamoLockTable:
                 ExpressionAttributeValues={":now": {"N": str(now)}},
             )
         except ClientError as exc:
-            if _code(exc) == "ConditionalCheckFailedException":
+            if error_code(exc) == "ConditionalCheckFailedException":
                 return False
             raise
         return True

@@ -15,7 +15,7 @@ from typing import Literal
 
 from botocore.exceptions import ClientError
 
-from avs_shared.adapters.aws import AwsClients
+from avs_shared.adapters.aws import AwsClients, error_code
 from avs_shared.topology import Queue, Table, Topology
 
 State = Literal["ok", "missing", "error"]
@@ -35,10 +35,6 @@ class ProvisionReport:
     created: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
-
-
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 class Provisioner:
@@ -110,7 +106,7 @@ class Provisioner:
             await ddb.describe_table(TableName=table.name)
             report.unchanged.append(f"dynamodb:{table.name}")
         except ClientError as exc:
-            if _code(exc) != "ResourceNotFoundException":
+            if error_code(exc) != "ResourceNotFoundException":
                 raise
             key_schema = [{"AttributeName": table.hash_key, "KeyType": "HASH"}]
             if table.range_key:
@@ -172,7 +168,7 @@ class Provisioner:
         try:
             url = (await sqs.get_queue_url(QueueName=name))["QueueUrl"]
         except ClientError as exc:
-            if "NonExistentQueue" not in _code(exc) and _code(exc) != "QueueDoesNotExist":
+            if "NonExistentQueue" not in error_code(exc) and error_code(exc) != "QueueDoesNotExist":
                 raise
             url = (await sqs.create_queue(QueueName=name, Attributes=attrs))["QueueUrl"]
             report.created.append(f"sqs:{name}")
@@ -238,7 +234,7 @@ class Provisioner:
         try:
             current = await events.describe_rule(Name=name)
         except ClientError as exc:
-            if _code(exc) != "ResourceNotFoundException":
+            if error_code(exc) != "ResourceNotFoundException":
                 raise
             current = {}
         if current.get("ScheduleExpression") == expression:
@@ -255,7 +251,7 @@ class Provisioner:
             await scheduler.get_schedule_group(Name=name)
             report.unchanged.append(f"schedule-group:{name}")
         except ClientError as exc:
-            if _code(exc) != "ResourceNotFoundException":
+            if error_code(exc) != "ResourceNotFoundException":
                 raise
             await scheduler.create_schedule_group(Name=name)
             report.created.append(f"schedule-group:{name}")

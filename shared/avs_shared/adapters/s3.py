@@ -4,16 +4,12 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
-from avs_shared.adapters.aws import AwsClients
+from avs_shared.adapters.aws import AwsClients, error_code
 from avs_shared.errors import NotFound
 from avs_shared.ports.storage import StoredObject
 from avs_shared.topology import BUCKET
 
 _MISSING = frozenset({"NoSuchKey", "404", "NotFound", "NoSuchBucket"})
-
-
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 class S3ObjectStore:
@@ -51,7 +47,7 @@ class S3ObjectStore:
         try:
             resp = await s3.get_object(Bucket=self._bucket, Key=key)
         except ClientError as exc:
-            if _code(exc) in _MISSING:
+            if error_code(exc) in _MISSING:
                 raise NotFound(f"s3://{self._bucket}/{key} does not exist") from exc
             raise
         async with resp["Body"] as stream:
@@ -68,7 +64,7 @@ class S3ObjectStore:
         try:
             resp = await s3.head_object(Bucket=self._bucket, Key=key)
         except ClientError as exc:
-            if _code(exc) in _MISSING:
+            if error_code(exc) in _MISSING:
                 return None
             raise
         return {str(k): str(v) for k, v in (resp.get("Metadata") or {}).items()}

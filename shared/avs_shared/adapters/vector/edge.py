@@ -30,12 +30,11 @@ from typing import TypeVar
 
 import qdrant_edge as qe
 
-from avs_shared.errors import AvsError, ConfigurationError, NotFound, Permanent
+from avs_shared.errors import AvsError, ConfigurationError
 from avs_shared.ports.vector import (
     Clause,
     DenseQuery,
     FacetCount,
-    HasId,
     Hit,
     IndexHealth,
     IndexOwnedElsewhere,
@@ -59,13 +58,14 @@ from .model import (
     canonical_id,
     canonical_ids,
     check_facet_field,
-    order_field_kind,
+    payload_selector,
     prepare_points,
     resolve_sparse,
+    similar_query,
     sort_facets,
     tie_stable_page,
 )
-from .ordering import id_page, value_page
+from .ordering import scroll_page
 from .sparse import Bm25Encoder
 
 T = TypeVar("T")
@@ -262,7 +262,7 @@ class EdgeVectorIndex:
             resolve_sparse(query, self._encoder),
             codec.to_filter(clause),
             score_threshold,
-            codec.with_payload(with_payload),
+            payload_selector(with_payload),
         )
         if build is None:
             return []
@@ -277,11 +277,9 @@ class EdgeVectorIndex:
     async def _resolve_similar(self, query: SimilarTo, clause: Clause) -> tuple[DenseQuery, Clause]:
         shard, anchor = self._open_shard(), canonical_id(query.point_id)
         records = await self._run("get", lambda: shard.retrieve([anchor], False, [query.using]))
-        vector = codec.stored_dense(records[0], query.using) if records else None
-        if vector is None:
-            raise NotFound(f"point {anchor} has no {query.using!r} vector to search from")
-        clause = Clause(must=clause.must, should=clause.should, must_not=(*clause.must_not, HasId([anchor])))
-        return DenseQuery(vector, query.using), clause
+        return similar_query(
+            query, anchor, codec.stored_dense(records[0], query.using) if records else None, clause
+        )
 
     async def scroll(
         self,
@@ -294,7 +292,7 @@ class EdgeVectorIndex:
         with_payload: WithPayload = True,
     ) -> Page:
         shard, clause = self._open_shard(), lower(filter)
-        wanted = codec.with_payload(with_payload)
+        wanted = payload_selector(with_payload)
 
         async def by_id(c: Clause, start: str | None, n: int) -> list[Hit]:
             request = qe.ScrollRequest(offset=start, limit=n, filter=codec.to_filter(c), with_payload=wanted)
@@ -309,12 +307,9 @@ class EdgeVectorIndex:
             points = await self._run("scroll", lambda: shard.query(request))
             return [codec.to_hit(p, float(p.order_value or 0.0), with_payload) for p in points]
 
-        if offset and cursor:
-            raise Permanent("scroll takes offset or cursor, not both")
-        if order_by is None:
-            return await id_page(by_id, clause, limit=limit, offset=offset, cursor=cursor)
-        order_field_kind(self._spec, order_by.field)
-        return await value_page(by_id, by_value, clause, order_by, limit=limit, offset=offset, cursor=cursor)
+        return await scroll_page(
+            self._spec, by_id, by_value, clause, order_by, limit=limit, offset=offset, cursor=cursor
+        )
 
     async def count(self, filter: SearchFilter | None = None) -> int:
         shard, edge_filter = self._open_shard(), codec.to_filter(lower(filter))

@@ -29,7 +29,7 @@ from avs_shared.ports.vector import (
 )
 
 from .filters import is_empty
-from .model import FieldKind, PreparedPoint
+from .model import FieldKind, PreparedPoint, dense_vector, split_vectors
 
 
 def index_schema(kind: FieldKind) -> qe.PayloadSchemaType | qe.IntegerIndexParams | qe.TextIndexParams:
@@ -148,10 +148,6 @@ def to_sparse(sv: SparseVector) -> qe.SparseVector:
     return qe.SparseVector(list(sv.indices), list(sv.values))
 
 
-def with_payload(selector: WithPayload) -> bool | list[str]:
-    return selector if isinstance(selector, bool) else list(selector)
-
-
 def point_id(raw: object) -> str:
     return str(raw) if isinstance(raw, uuid.UUID) else str(uuid.UUID(str(raw)))
 
@@ -167,15 +163,7 @@ def to_hit(sp: qe.ScoredPoint | qe.Record, score: float, wanted: WithPayload) ->
 
 
 def to_vector_point(record: qe.Record, with_vectors: bool) -> VectorPoint:
-    dense: dict[str, list[float]] = {}
-    sparse: dict[str, SparseVector] = {}
-    raw = record.vector if with_vectors else None
-    if isinstance(raw, dict):
-        for name, vec in raw.items():
-            if isinstance(vec, qe.SparseVector):
-                sparse[name] = SparseVector(list(vec.indices), [float(v) for v in vec.values])
-            elif isinstance(vec, list) and all(isinstance(x, float | int) for x in vec):
-                dense[name] = [float(x) for x in vec]  # type: ignore[arg-type]
+    dense, sparse = split_vectors(record.vector if with_vectors else None, qe.SparseVector)
     return VectorPoint(
         id=point_id(record.id), vectors=dense, sparse=sparse, payload=dict(record.payload or {})
     )
@@ -183,10 +171,7 @@ def to_vector_point(record: qe.Record, with_vectors: bool) -> VectorPoint:
 
 def stored_dense(record: qe.Record, name: str) -> list[float] | None:
     raw = record.vector
-    vec = raw.get(name) if isinstance(raw, dict) else None
-    if isinstance(vec, list) and all(isinstance(x, float | int) for x in vec):
-        return [float(x) for x in vec]  # type: ignore[arg-type]
-    return None
+    return dense_vector(raw.get(name) if isinstance(raw, dict) else None)
 
 
 # Qdrant's error texts (CollectionError's Display) are the only signal the edge

@@ -1,8 +1,9 @@
 """What the collection looks like, independent of the engine that stores it.
 
 Both adapters build the collection from one :class:`CollectionSpec` and record
-one :class:`CollectionMetadata` with it, so the two can only differ in how they
-talk to their engine.
+one :class:`CollectionMetadata` with it, and share the engine-independent steps of
+reads (ids, result order, similar-to queries, how records become vectors), so the
+two can only differ in how they talk to their engine.
 """
 
 from __future__ import annotations
@@ -11,21 +12,26 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import Any
 
-from avs_shared.errors import Conflict, Permanent
+from avs_shared.errors import Conflict, NotFound, Permanent
 from avs_shared.ports.vector import (
     BM25_VECTOR,
     COLLECTION,
     TAGS_VECTOR,
     TEXT_VECTOR,
+    Clause,
     DenseQuery,
     FacetCount,
+    HasId,
     Hit,
     HybridQuery,
     JsonValue,
+    SimilarTo,
     SparseQuery,
     SparseVector,
     VectorPoint,
+    WithPayload,
 )
 
 from .sparse import Bm25Encoder
@@ -156,6 +162,44 @@ def resolve_sparse(
     if isinstance(query, HybridQuery) and query.sparse is not None:
         return replace(query, sparse=resolve_sparse(query.sparse, encoder))  # type: ignore[arg-type]
     return query
+
+
+def similar_query(
+    query: SimilarTo, anchor: str, stored: list[float] | None, clause: Clause
+) -> tuple[DenseQuery, Clause]:
+    """The dense query a :class:`SimilarTo` stands for: the ``anchor`` point's ``stored``
+    vector, searched under ``clause`` without the anchor itself."""
+    if stored is None:
+        raise NotFound(f"point {anchor} has no {query.using!r} vector to search from")
+    clause = Clause(must=clause.must, should=clause.should, must_not=(*clause.must_not, HasId([anchor])))
+    return DenseQuery(stored, query.using), clause
+
+
+def payload_selector(selector: WithPayload) -> bool | list[str]:
+    """The engines' payload selector: all of it, none, or these keys."""
+    return selector if isinstance(selector, bool) else list(selector)
+
+
+def dense_vector(raw: object) -> list[float] | None:
+    """``raw`` as a dense vector; None when it is not one (absent, or a sparse vector)."""
+    if isinstance(raw, list) and all(isinstance(x, float | int) for x in raw):
+        return [float(x) for x in raw]
+    return None
+
+
+def split_vectors(
+    raw: object, sparse_type: type[Any]
+) -> tuple[dict[str, list[float]], dict[str, SparseVector]]:
+    """A record's named vectors as ``(dense, sparse)``; ``sparse_type`` is the engine's class."""
+    dense: dict[str, list[float]] = {}
+    sparse: dict[str, SparseVector] = {}
+    if isinstance(raw, dict):
+        for name, vec in raw.items():
+            if isinstance(vec, sparse_type):
+                sparse[name] = SparseVector(list(vec.indices), [float(v) for v in vec.values])
+            elif (values := dense_vector(vec)) is not None:
+                dense[name] = values
+    return dense, sparse
 
 
 _TIE_SLACK = 16

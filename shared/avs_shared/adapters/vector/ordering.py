@@ -29,6 +29,7 @@ from avs_shared.errors import Permanent
 from avs_shared.ports.vector import Clause, Hit, OrderBy, Page, Range
 
 from .filters import and_
+from .model import CollectionSpec, order_field_kind
 
 ById = Callable[[Clause, str | None, int], Awaitable[list[Hit]]]
 ByValue = Callable[[Clause, OrderBy, int], Awaitable[list[Hit]]]
@@ -94,6 +95,26 @@ async def value_page(
             {"k": order_by.field, "d": order_by.direction, "v": last_hit.score, "id": last_hit.id}
         )
     return Page(page, next_cursor)
+
+
+async def scroll_page(
+    spec: CollectionSpec,
+    by_id: ById,
+    by_value: ByValue,
+    clause: Clause,
+    order_by: OrderBy | None,
+    *,
+    limit: int,
+    offset: int,
+    cursor: str | None,
+) -> Page:
+    """One page of ``scroll``: in id order without ``order_by``, else by value (then id)."""
+    if offset and cursor:
+        raise Permanent("scroll takes offset or cursor, not both")
+    if order_by is None:
+        return await id_page(by_id, clause, limit=limit, offset=offset, cursor=cursor)
+    order_field_kind(spec, order_by.field)
+    return await value_page(by_id, by_value, clause, order_by, limit=limit, offset=offset, cursor=cursor)
 
 
 def _equal(field: str, value: float) -> Range:

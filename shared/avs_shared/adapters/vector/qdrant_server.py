@@ -17,12 +17,11 @@ from typing import TypeVar
 
 from qdrant_client import AsyncQdrantClient, models
 
-from avs_shared.errors import AvsError, ConfigurationError, Conflict, NotFound, Permanent
+from avs_shared.errors import AvsError, ConfigurationError, Conflict
 from avs_shared.ports.vector import (
     Clause,
     DenseQuery,
     FacetCount,
-    HasId,
     Hit,
     IndexHealth,
     OrderBy,
@@ -45,13 +44,14 @@ from .model import (
     canonical_id,
     canonical_ids,
     check_facet_field,
-    order_field_kind,
+    payload_selector,
     prepare_points,
     resolve_sparse,
+    similar_query,
     sort_facets,
     tie_stable_page,
 )
-from .ordering import id_page, value_page
+from .ordering import scroll_page
 from .sparse import Bm25Encoder
 
 T = TypeVar("T")
@@ -233,7 +233,7 @@ class QdrantServerVectorIndex:
             resolve_sparse(query, self._encoder),
             codec.to_filter(clause),
             score_threshold,
-            codec.with_payload(with_payload),
+            payload_selector(with_payload),
             self._idf_params,
         )
         if build is None:
@@ -251,11 +251,9 @@ class QdrantServerVectorIndex:
             "retrieve",
             self._client.retrieve(self._name, [anchor], with_payload=False, with_vectors=[query.using]),
         )
-        vector = codec.stored_dense(records[0], query.using) if records else None
-        if vector is None:
-            raise NotFound(f"point {anchor} has no {query.using!r} vector to search from")
-        clause = Clause(must=clause.must, should=clause.should, must_not=(*clause.must_not, HasId([anchor])))
-        return DenseQuery(vector, query.using), clause
+        return similar_query(
+            query, anchor, codec.stored_dense(records[0], query.using) if records else None, clause
+        )
 
     async def scroll(
         self,
@@ -268,7 +266,7 @@ class QdrantServerVectorIndex:
         with_payload: WithPayload = True,
     ) -> Page:
         self._dimension()
-        clause, wanted = lower(filter), codec.with_payload(with_payload)
+        clause, wanted = lower(filter), payload_selector(with_payload)
 
         async def by_id(c: Clause, start: str | None, n: int) -> list[Hit]:
             call = self._client.scroll(
@@ -289,12 +287,9 @@ class QdrantServerVectorIndex:
             response = await self._run("scroll", call)
             return [codec.to_hit(p, float(p.order_value or 0.0), with_payload) for p in response.points]
 
-        if offset and cursor:
-            raise Permanent("scroll takes offset or cursor, not both")
-        if order_by is None:
-            return await id_page(by_id, clause, limit=limit, offset=offset, cursor=cursor)
-        order_field_kind(self._spec, order_by.field)
-        return await value_page(by_id, by_value, clause, order_by, limit=limit, offset=offset, cursor=cursor)
+        return await scroll_page(
+            self._spec, by_id, by_value, clause, order_by, limit=limit, offset=offset, cursor=cursor
+        )
 
     async def count(self, filter: SearchFilter | None = None) -> int:
         self._dimension()

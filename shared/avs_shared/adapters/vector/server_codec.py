@@ -31,7 +31,7 @@ from avs_shared.ports.vector import (
 )
 
 from .filters import is_empty
-from .model import FieldKind, PreparedPoint
+from .model import FieldKind, PreparedPoint, dense_vector, split_vectors
 
 try:  # gRPC is optional in qdrant-client
     import grpc
@@ -155,10 +155,6 @@ def to_sparse(sv: SparseVector) -> models.SparseVector:
     return models.SparseVector(indices=list(sv.indices), values=list(sv.values))
 
 
-def with_payload(selector: WithPayload) -> bool | list[str]:
-    return selector if isinstance(selector, bool) else list(selector)
-
-
 def point_id(raw: object) -> str:
     return str(uuid.UUID(str(raw)))
 
@@ -169,15 +165,7 @@ def to_hit(point: models.ScoredPoint | models.Record, score: float, wanted: With
 
 
 def to_vector_point(record: models.Record, with_vectors: bool) -> VectorPoint:
-    dense: dict[str, list[float]] = {}
-    sparse: dict[str, SparseVector] = {}
-    raw = record.vector if with_vectors else None
-    if isinstance(raw, dict):
-        for name, vec in raw.items():
-            if isinstance(vec, models.SparseVector):
-                sparse[name] = SparseVector(list(vec.indices), [float(v) for v in vec.values])
-            elif isinstance(vec, list) and all(isinstance(x, float | int) for x in vec):
-                dense[name] = [float(x) for x in vec]  # type: ignore[arg-type]
+    dense, sparse = split_vectors(record.vector if with_vectors else None, models.SparseVector)
     return VectorPoint(
         id=point_id(record.id), vectors=dense, sparse=sparse, payload=dict(record.payload or {})
     )
@@ -185,10 +173,7 @@ def to_vector_point(record: models.Record, with_vectors: bool) -> VectorPoint:
 
 def stored_dense(record: models.Record, name: str) -> list[float] | None:
     raw = record.vector
-    vec = raw.get(name) if isinstance(raw, dict) else None
-    if isinstance(vec, list) and all(isinstance(x, float | int) for x in vec):
-        return [float(x) for x in vec]  # type: ignore[arg-type]
-    return None
+    return dense_vector(raw.get(name) if isinstance(raw, dict) else None)
 
 
 _RETRY_STATUSES = {408, 425, 429, 500, 502, 503, 504}
