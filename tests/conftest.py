@@ -27,6 +27,9 @@ os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.pop("AWS_PROFILE", None)
+# Every in-process test client is one "client" to the per-client limiter; the limiter's
+# own tests switch it on explicitly.
+os.environ.setdefault("AVS_RATE_LIMIT_ENABLED", "false")
 
 
 @pytest.fixture(scope="session")

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -204,10 +205,17 @@ def chunk_key(job_id: str, index: int) -> str:
 
 
 async def enqueue(ports: IndexerPorts, state: JobState, *, publish_images: bool, write_entries: bool) -> int:
-    """Send one message per unfinished chunk; returns how many were sent."""
+    """Send one message per unfinished chunk; returns how many were sent.
+
+    The event ids are new for every run: a killed run leaves the idempotency claims of
+    its in-flight chunks IN_PROGRESS for the queue's visibility timeout (15 minutes),
+    and messages with the same ids would wait for them, then be dead-lettered. A chunk
+    finished meanwhile is skipped by the handler (the job record), not by the claim.
+    """
     sqs = await ports.aws.client("sqs")
     url = (await sqs.get_queue_url(QueueName=Q_INDEXER_BULK_CHUNKS))["QueueUrl"]
     pending = state.pending()
+    run = uuid.uuid4().hex
     for start in range(0, len(pending), 10):
         entries = []
         for index in pending[start : start + 10]:
@@ -219,7 +227,7 @@ async def enqueue(ports: IndexerPorts, state: JobState, *, publish_images: bool,
                 entries=size,
                 publish_images=publish_images,
                 write_entries=write_entries,
-            ).envelope(event_id=derive_event_id(state.job_id, str(index)), correlation_id=state.job_id)
+            ).envelope(event_id=derive_event_id(state.job_id, str(index), run), correlation_id=state.job_id)
             entries.append({"Id": str(index), "MessageBody": envelope.to_json()})
         resp = await sqs.send_message_batch(QueueUrl=url, Entries=entries)
         if resp.get("Failed"):
@@ -237,8 +245,13 @@ def bulk_handler_spec(ports: IndexerPorts, *, concurrency: int = 2) -> HandlerSp
 async def follow(
     ports: IndexerPorts, job_id: str, progress: Progress | None, *, poll_s: float = 0.5
 ) -> JobState:
-    """Poll the job record until every chunk is finished."""
+    """Poll the job record until every chunk is finished.
+
+    A chunk that lands in the dead-letter queue will never finish: stop with an error
+    that says where to look instead of waiting forever.
+    """
     jobs = BulkJobs(ports.aws)
+    dead_before = await _dead_chunks(ports)
     while True:
         state = await jobs.get(job_id)
         if state is None:
@@ -247,7 +260,26 @@ async def follow(
             progress(state.done_entries, state.entries)
         if state.finished:
             return state
+        dead = await _dead_chunks(ports)
+        if dead > dead_before:
+            raise Permanent(
+                f"{dead - dead_before} chunk(s) of job {job_id} failed for good and went to "
+                f"{Q_INDEXER_BULK_CHUNKS}-dlq ({len(state.done)}/{state.chunks} chunks done); see the "
+                "logs for the cause, fix it, then run the same command again (finished chunks are kept)"
+            )
         await asyncio.sleep(poll_s)
+
+
+async def _dead_chunks(ports: IndexerPorts) -> int:
+    sqs = await ports.aws.client("sqs")
+    url = (await sqs.get_queue_url(QueueName=f"{Q_INDEXER_BULK_CHUNKS}-dlq"))["QueueUrl"]
+    attrs = await sqs.get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )
+    values = attrs["Attributes"]
+    return int(values.get("ApproximateNumberOfMessages", 0)) + int(
+        values.get("ApproximateNumberOfMessagesNotVisible", 0)
+    )
 
 
 async def _choose_executor(ports: IndexerPorts, executor: Executor) -> str:

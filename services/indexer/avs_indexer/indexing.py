@@ -43,6 +43,17 @@ async def embed_points(embedder: Embedder, entries: Sequence[AnimeEntry]) -> lis
     return [build_point(e, vectors[i].tolist(), vectors[n + i].tolist()) for i, e in enumerate(entries)]
 
 
+def _with_explicit_version(entry: AnimeEntry) -> AnimeEntry:
+    """The entry with ``version`` written out even when the input left it at its default.
+
+    The stored item keeps only the fields that are set, and a commit's conditional put
+    (``version = 0`` for a bulk-loaded entry) fails on an item without ``version``.
+    """
+    if "version" in entry.model_fields_set:
+        return entry
+    return entry.model_copy(update={"version": entry.version})
+
+
 @dataclass
 class WriteStats:
     entries: int = 0
@@ -103,7 +114,8 @@ class IndexWriter:
 
     async def _write_batch(self, batch: list[AnimeEntry], points: list[VectorPoint]) -> None:
         if self._write_entries:
-            await asyncio.gather(self._entries.batch_put(batch), self._index.upsert(points))
+            stored = [_with_explicit_version(e) for e in batch]
+            await asyncio.gather(self._entries.batch_put(stored), self._index.upsert(points))
         else:
             await self._index.upsert(points)
 

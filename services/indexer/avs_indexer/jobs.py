@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
-from avs_shared.adapters.aws import AwsClients
+from avs_shared.adapters.aws import AwsClients, error_code
 from avs_shared.topology import T_BULK_JOBS
 
 _KEEP_S = 30 * 24 * 3600
@@ -68,7 +68,7 @@ class BulkJobs:
                 ConditionExpression="attribute_not_exists(job_id)",
             )
         except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            if error_code(exc) != "ConditionalCheckFailedException":
                 raise
         state = await self.get(job_id)
         assert state is not None  # just written or already there
