@@ -107,3 +107,6 @@ def _redacted(url: str) -> str:
     """A Redis URL without its password."""
     scheme, sep, rest = url.partition("://")
     return f"{scheme}{sep}{rest.rpartition('@')[2]}" if sep else url
+
+
+from avs_api.jobs import cron_jobs  # noqa: E402,F401

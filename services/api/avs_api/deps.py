@@ -10,12 +10,12 @@ from avs_api.bootstrap import ApiResources
 from avs_api.readiness import ReadinessCheck
 
 
-def get_resources(request: Request) -> ApiResources:
+async def get_resources(request: Request) -> ApiResources:
     resources: ApiResources = request.app.state.resources
     return resources
 
 
-def get_checks(request: Request) -> list[ReadinessCheck]:
+async def get_checks(request: Request) -> list[ReadinessCheck]:
     checks: list[ReadinessCheck] = request.app.state.readiness_checks
     return checks
 
