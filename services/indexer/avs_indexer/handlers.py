@@ -13,7 +13,7 @@ from avs_indexer.indexing import IndexWriter, embed_points
 from avs_indexer.jobs import BulkJobs
 from avs_indexer.ports import IndexerPorts
 from avs_shared.errors import Conflict, NotFound, Permanent, Retryable
-from avs_shared.events import EntryApproved, Envelope, ImageRequested, derive_event_id
+from avs_shared.events import EntryApproved, Envelope, ImageRequested, RequestedImage, derive_event_id
 from avs_shared.runtime.spec import MessageContext
 from avs_shared.schema import AnimeEntry, image_urls
 from avs_shared.topology import UPDATED_ENTRIES_PREFIX
@@ -92,20 +92,24 @@ def _same_content(a: AnimeEntry, b: AnimeEntry) -> bool:
 
 
 def image_request_events(entries: Sequence[AnimeEntry], correlation_id: str) -> list[Envelope]:
-    """``image-requested`` for every image URL, with ids derived from (anime, URL) so a
-    rerun publishes the same events and consumers deduplicate them."""
+    """One ``image-requested`` per anime carrying all of its image URLs, with an id
+    derived from (anime, URLs) so a rerun publishes the same events and consumers
+    deduplicate them. Anime without images get no event."""
     events: list[Envelope] = []
     for entry in entries:
-        for ref in image_urls(entry):
-            payload = ImageRequested(
-                anime_id=entry.id, image_url=ref.url, kind=ref.kind, context={"label": ref.context}
+        images = [
+            RequestedImage(url=ref.url, kind=ref.kind, context={"label": ref.context})
+            for ref in image_urls(entry)
+        ]
+        if not images:
+            continue
+        payload = ImageRequested(anime_id=entry.id, images=images)
+        events.append(
+            payload.envelope(
+                event_id=derive_event_id("image-requested", entry.id, *sorted({i.url for i in images})),
+                correlation_id=correlation_id,
             )
-            events.append(
-                payload.envelope(
-                    event_id=derive_event_id("image-requested", entry.id, ref.url),
-                    correlation_id=correlation_id,
-                )
-            )
+        )
     return events
 
 

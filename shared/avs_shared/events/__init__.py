@@ -8,6 +8,7 @@ from avs_shared.events.types import (
     EpisodeUpdate,
     EventPayload,
     ImageRequested,
+    RequestedImage,
     ReviewKind,
     ReviewRequest,
 )
@@ -20,6 +21,7 @@ __all__ = [
     "EpisodeUpdate",
     "EventPayload",
     "ImageRequested",
+    "RequestedImage",
     "ReviewKind",
     "ReviewRequest",
     "TraceContext",

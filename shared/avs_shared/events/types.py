@@ -51,15 +51,32 @@ class AnimeNew(EventPayload):
     reason: str = "new"
 
 
+class RequestedImage(BaseModel):
+    """One image URL of an anime, with where it sits in the entry."""
+
+    model_config = ConfigDict(extra="allow")
+
+    url: str = Field(min_length=1, max_length=4096)
+    kind: str = Field(description="cover, poster, banner or character")
+    context: dict[str, Any] = Field(default_factory=dict)
+
+
 class ImageRequested(EventPayload):
-    """One image URL of an anime to re-host into ``images/``."""
+    """The image URLs of one anime to re-host into ``images/``.
+
+    One event per anime (not per URL): a bootstrap of 40,000 anime publishes
+    40,000 events instead of ~200,000, and the ingestor resolves the URLs of one
+    anime together, updating its entry once.
+    """
 
     EVENT_TYPE: ClassVar[str] = "image-requested"
 
     anime_id: str = Field(min_length=1)
-    image_url: str = Field(min_length=1, max_length=4096)
-    kind: str = Field(description="cover, poster, banner or character")
-    context: dict[str, Any] = Field(default_factory=dict)
+    images: list[RequestedImage] = Field(min_length=1, max_length=5000)
+
+    @property
+    def urls(self) -> list[str]:
+        return [image.url for image in self.images]
 
 
 class EntryApproved(EventPayload):

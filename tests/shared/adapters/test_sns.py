@@ -17,7 +17,7 @@ from avs_shared.adapters.sns import SnsPublisher
 from avs_shared.errors import ConfigurationError
 from avs_shared.events.claim_check import ClaimCheck
 from avs_shared.events.envelope import Envelope, TraceContext
-from avs_shared.events.types import EntryApproved, ImageRequested, ReviewKind, ReviewRequest
+from avs_shared.events.types import EntryApproved, ImageRequested, RequestedImage, ReviewKind, ReviewRequest
 from avs_shared.topology import Q_IMAGE_REQUESTED, Q_INDEXER_ENTRY_APPROVED, TOPIC_ANIME_NEW
 
 OWN_TRACE = "00-11111111111111111111111111111111-2222222222222222-01"
@@ -36,7 +36,7 @@ async def notifications(aws: AwsClients, queue: str) -> list[dict[str, Any]]:
 
 
 def image() -> ImageRequested:
-    return ImageRequested(anime_id="a1", image_url="https://cdn.example/a.jpg", kind="cover")
+    return ImageRequested(anime_id="a1", images=[RequestedImage(url="https://cdn.example/a.jpg", kind="cover")])
 
 
 async def test_publish_routes_by_event_type_with_attributes(aws: AwsClients, claim_check: ClaimCheck) -> None:

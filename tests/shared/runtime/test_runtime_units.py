@@ -17,7 +17,7 @@ from avs_shared.adapters.sns import SnsPublisher
 from avs_shared.errors import ConfigurationError
 from avs_shared.events.claim_check import ClaimCheck
 from avs_shared.events.envelope import Envelope, TraceContext, derive_event_id
-from avs_shared.events.types import AnimeNew, ImageRequested
+from avs_shared.events.types import AnimeNew, ImageRequested, RequestedImage
 from avs_shared.runtime import HandlerSpec, MessageContext, Worker, stop_on_signals
 from avs_shared.runtime.inbound import Decoded, Poison, sqs_string_attributes, unwrap
 from avs_shared.runtime.queues import clamp_visibility
@@ -87,7 +87,7 @@ def test_follow_up_ids_are_deterministic_per_message_handler_and_index() -> None
     other = MessageContext(envelope=env, receive_count=1, queue="q", handler="other")
     assert ctx.follow_up_id(0) == again.follow_up_id(0) == derive_event_id(env.event_id, "h", "0")
     assert len({ctx.follow_up_id(0), ctx.follow_up_id(1), other.follow_up_id(0)}) == 3
-    follow = ctx.follow_up(ImageRequested(anime_id="a", image_url="https://x/y.jpg", kind="cover"), 1)
+    follow = ctx.follow_up(ImageRequested(anime_id="a", images=[RequestedImage(url="https://x/y.jpg", kind="cover")]), 1)
     assert follow.event_id == ctx.follow_up_id(1)
     assert follow.correlation_id == env.correlation_id
     assert follow.event_type == "image-requested"

@@ -13,7 +13,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from avs_shared.adapters.s3 import S3ObjectStore
 from avs_shared.adapters.sns import SnsPublisher
 from avs_shared.events.envelope import Envelope
-from avs_shared.events.types import AnimeNew, ImageRequested
+from avs_shared.events.types import AnimeNew, ImageRequested, RequestedImage
 from avs_shared.runtime import MessageContext
 from avs_shared.topology import Q_ENRICHER_ANIME_NEW, Q_IMAGE_REQUESTED
 
@@ -76,7 +76,7 @@ async def test_the_trace_context_survives_sns_to_sqs_and_continues_into_follow_u
 
     async def handle(evt: AnimeNew, ctx: MessageContext) -> list[Envelope]:
         inside.append(trace.get_current_span().get_span_context())
-        image = ImageRequested(anime_id=evt.anime_id, image_url="https://cdn/a.jpg", kind="cover")
+        image = ImageRequested(anime_id=evt.anime_id, images=[RequestedImage(url="https://cdn/a.jpg", kind="cover")])
         return [ctx.follow_up(image)]
 
     with provider.get_tracer("test").start_as_current_span("weekly-sync") as root:

@@ -15,7 +15,7 @@ from avs_runtime_testkit import Calls, Kit, anime_new, eventually, spec
 from avs_shared.adapters.dynamo_idempotency import DynamoIdempotencyStore
 from avs_shared.errors import Permanent, Retryable
 from avs_shared.events.envelope import Envelope, derive_event_id
-from avs_shared.events.types import AnimeNew, ImageRequested
+from avs_shared.events.types import AnimeNew, ImageRequested, RequestedImage
 from avs_shared.runtime import MessageContext
 from avs_shared.topology import Q_ENRICHER_ANIME_NEW, Q_IMAGE_REQUESTED, TOPIC_ANIME_NEW
 
@@ -87,7 +87,7 @@ async def test_malformed_messages_go_to_the_dlq_at_once_with_the_reason(kit: Kit
 
     good = anime_new().envelope()
     bad_payload = good.model_copy(update={"event_id": "bad-payload", "payload": {"anime_id": ""}})
-    wrong_type = ImageRequested(anime_id="a1", image_url="https://x/y.jpg", kind="cover").envelope(
+    wrong_type = ImageRequested(anime_id="a1", images=[RequestedImage(url="https://x/y.jpg", kind="cover")]).envelope(
         event_id="wrong-type"
     )
     cases = {
@@ -248,7 +248,7 @@ async def test_follow_up_events_are_published_only_after_success_and_only_once(k
     async def handle(evt: AnimeNew, ctx: MessageContext) -> list[Envelope]:
         events = [
             ctx.follow_up(
-                ImageRequested(anime_id=evt.anime_id, image_url=f"https://cdn/{i}.jpg", kind="cover"), i
+                ImageRequested(anime_id=evt.anime_id, images=[RequestedImage(url=f"https://cdn/{i}.jpg", kind="cover")]), i
             )
             for i in range(3)
         ]
@@ -294,7 +294,7 @@ async def test_rerun_after_a_crash_between_publish_and_completion_republishes_th
 
     async def handle(evt: AnimeNew, ctx: MessageContext) -> list[Envelope]:
         return [
-            ctx.follow_up(ImageRequested(anime_id=evt.anime_id, image_url="https://cdn/a.jpg", kind="cover"))
+            ctx.follow_up(ImageRequested(anime_id=evt.anime_id, images=[RequestedImage(url="https://cdn/a.jpg", kind="cover")]))
         ]
 
     store = DiesBeforeCompleting(kit.aws, ttl_s=kit.settings.idempotency_ttl_seconds)
