@@ -138,12 +138,13 @@ async def on_bulk_chunk(event: BulkChunk, ctx: MessageContext, *, ports: Indexer
     return []
 
 
-async def publish_all(ports: IndexerPorts, events: Sequence[Envelope], concurrency: int = 16) -> None:
-    """Publish many events with bounded concurrency (one SNS call each)."""
+async def publish_all(ports: IndexerPorts, events: Sequence[Envelope], concurrency: int = 4) -> None:
+    """Publish many events with SNS PublishBatch (10 per call), a few calls at a time."""
     gate = asyncio.Semaphore(concurrency)
+    parts = [events[i : i + 10] for i in range(0, len(events), 10)]
 
-    async def one(envelope: Envelope) -> None:
+    async def one(part: Sequence[Envelope]) -> None:
         async with gate:
-            await ports.publisher.publish(envelope)
+            await ports.publisher.publish_many(part)
 
-    await asyncio.gather(*(one(e) for e in events))
+    await asyncio.gather(*(one(p) for p in parts))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from avs_shared.events.envelope import Envelope
@@ -16,4 +17,8 @@ class Publisher(Protocol):
 
     async def publish(self, envelope: Envelope, *, topic: str | None = None) -> str:
         """Publish one envelope; returns the message id. ``topic`` defaults to the event type's topic."""
+        ...
+
+    async def publish_many(self, envelopes: Sequence[Envelope], *, topic: str | None = None) -> list[str]:
+        """Publish many envelopes in as few calls as the transport allows; message ids in order."""
         ...

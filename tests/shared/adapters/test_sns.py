@@ -36,7 +36,8 @@ async def notifications(aws: AwsClients, queue: str) -> list[dict[str, Any]]:
 
 
 def image() -> ImageRequested:
-    return ImageRequested(anime_id="a1", images=[RequestedImage(url="https://cdn.example/a.jpg", kind="cover")])
+    cover = RequestedImage(url="https://cdn.example/a.jpg", kind="cover")
+    return ImageRequested(anime_id="a1", images=[cover])
 
 
 async def test_publish_routes_by_event_type_with_attributes(aws: AwsClients, claim_check: ClaimCheck) -> None:
@@ -121,3 +122,48 @@ async def test_topic_arns_are_resolved_once(aws: AwsClients, claim_check: ClaimC
     assert await publisher.topic_arn(TOPIC_ANIME_NEW) == arn, "served from the cache, not looked up again"
     with pytest.raises(ConfigurationError, match="anime-new"):
         await SnsPublisher(aws, claim_check).topic_arn(TOPIC_ANIME_NEW)
+
+
+async def test_publish_many_batches_across_topics_in_order(aws: AwsClients, claim_check: ClaimCheck) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    publisher = SnsPublisher(aws, claim_check, tracer_provider=provider)
+    images = [
+        ImageRequested(
+            anime_id=f"a{i}", images=[RequestedImage(url=f"https://cdn.example/{i}.jpg", kind="cover")]
+        ).envelope(correlation_id="corr-batch")
+        for i in range(23)
+    ]
+    # One payload over the claim-check threshold travels by reference.
+    big = ImageRequested(
+        anime_id="big",
+        images=[RequestedImage(url=f"https://cdn.example/c/{n}.jpg", kind="character") for n in range(400)],
+    ).envelope(correlation_id="corr-batch")
+    approved = [
+        EntryApproved(anime_id=f"a{i}", entry_ref=f"staging/a{i}.json").envelope(correlation_id="corr-batch")
+        for i in range(3)
+    ]
+    envelopes = [*images[:10], approved[0], big, *images[10:], *approved[1:]]
+
+    with provider.get_tracer("test").start_as_current_span("caller") as caller:
+        ids = await publisher.publish_many(envelopes)
+
+    assert len(ids) == len(envelopes) and all(ids) and len(set(ids)) == len(ids)
+    received: list[dict[str, Any]] = []
+    for _ in range(10):
+        received += await notifications(aws, Q_IMAGE_REQUESTED)
+    by_event = {Envelope.from_json(n["Message"]).event_id: n for n in received}
+    assert set(by_event) == {e.event_id for e in [*images, big]}
+    assert {by_event[e.event_id]["MessageId"] for e in images} == {ids[envelopes.index(e)] for e in images}
+    wire_big = Envelope.from_json(by_event[big.event_id]["Message"])
+    assert wire_big.payload is None and wire_big.payload_ref is not None
+    assert await claim_check.resolve(wire_big) == big.payload
+    trace_id = f"{caller.get_span_context().trace_id:032x}"
+    assert {Envelope.from_json(n["Message"]).trace.traceparent.split("-")[1] for n in received} == {trace_id}
+    approved_notes: list[dict[str, Any]] = []
+    for _ in range(3):
+        approved_notes += await notifications(aws, Q_INDEXER_ENTRY_APPROVED)
+    approved_ids = {Envelope.from_json(n["Message"]).event_id for n in approved_notes}
+    assert approved_ids == {e.event_id for e in approved}
+    assert await publisher.publish_many([]) == []
