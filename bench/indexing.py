@@ -48,7 +48,6 @@ from avs_indexer.indexing import build_point
 from avs_indexer.ports import IndexerPorts, open_indexer_ports
 from avs_indexer.synthetic import generate_entries, write_enriched_file
 from avs_shared.adapters.embedding import MiniLMEmbedder
-from avs_shared.adapters.sns import message_attributes
 from avs_shared.runtime.logging import configure_logging
 from avs_shared.schema import AnimeEntry, image_urls
 from avs_shared.settings import ServiceSettings, load_settings
@@ -364,56 +363,17 @@ async def _step_costs(
             for i in range(0, len(points), batch):
                 await index.upsert(points[i : i + batch])
         events = image_request_events(entries, "bench-steps")
-        per_entry = f"{len(events) / len(raws):.1f} per entry"
-        sns = await ports.aws.client("sns")
-        arn = await ports.publisher.topic_arn(TOPIC_IMAGE_REQUESTED)  # type: ignore[attr-defined]
-        await purge_queues(ports.aws, IMAGE_QUEUES)  # each SNS step starts at queue depth 0
-        with meter.step("SNS image-requested, 1 Publish each", per_entry):
+        urls = sum(len(image_urls(e)) for e in entries)
+        await purge_queues(ports.aws, IMAGE_QUEUES)  # the SNS step starts at queue depth 0
+        with meter.step(
+            "SNS image-requested (PublishBatch)", f"{len(events)} events, {urls} URLs, 10 events per call"
+        ):
             await publish_all(ports, events)
-        await purge_queues(ports.aws, IMAGE_QUEUES)
-        with meter.step("  proposal: PublishBatch of 10 events", per_entry):
-            messages = [await _wire(ports, e) for e in events]
-            await _publish_batches(sns, arn, messages)
-        grouped = [
-            json.dumps({"anime_id": e.id, "images": [ref._asdict() for ref in image_urls(e)]})
-            for e in entries
-        ]
-        await purge_queues(ports.aws, IMAGE_QUEUES)
-        with meter.step("  proposal: 1 event per entry, Publish", "all its URLs in one event"):
-            gate = asyncio.Semaphore(16)
-
-            async def publish(message: str) -> None:
-                async with gate:
-                    await sns.publish(TopicArn=arn, Message=message)
-
-            await asyncio.gather(*(publish(m) for m in grouped))
-        await purge_queues(ports.aws, IMAGE_QUEUES)
-        with meter.step("  proposal: 1 event per entry, PublishBatch", "10 entries per call"):
-            await _publish_batches(sns, arn, [{"Message": m} for m in grouped])
         await purge_queues(ports.aws, IMAGE_QUEUES)
         with meter.step("S3 chunk staging (put + get)"):
             await ports.objects.put("staging/bench/steps.json", body, content_type="application/json")
             await ports.objects.get("staging/bench/steps.json")
     return meter.rows
-
-
-async def _wire(ports: IndexerPorts, envelope: Any) -> dict[str, Any]:
-    """A PublishBatch entry for ``envelope``, as SnsPublisher.publish would send it."""
-    wire = await ports.claim_check.offload(envelope)
-    return {"Message": wire.to_json(), "MessageAttributes": message_attributes(wire)}
-
-
-async def _publish_batches(sns: Any, arn: str, messages: list[dict[str, Any]]) -> None:
-    gate = asyncio.Semaphore(16)
-
-    async def one(part: list[dict[str, Any]]) -> None:
-        entries = [{"Id": str(j), **m} for j, m in enumerate(part)]
-        async with gate:
-            resp = await sns.publish_batch(TopicArn=arn, PublishBatchRequestEntries=entries)
-        if resp.get("Failed"):
-            raise RuntimeError(f"publish_batch failed: {resp['Failed']}")
-
-    await asyncio.gather(*(one(messages[i : i + 10]) for i in range(0, len(messages), 10)))
 
 
 def _torch_speedup(int8: MiniLMEmbedder, torch: MiniLMEmbedder, texts: list[str]) -> dict[str, float]:
