@@ -19,6 +19,8 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from avs_shared.runtime.metrics import record_cache
+
 log: structlog.typing.FilteringBoundLogger = structlog.get_logger(__name__)
 
 
@@ -65,16 +67,21 @@ class RedisCache:
         return time.monotonic() >= self._down_until
 
     async def get(self, key: str) -> bytes | None:
+        cache = key.split(":", 1)[0]  # "anime:<id>" -> "anime": the metric's cache name
         if not self.available:
+            record_cache(cache, "error")
             return None
         try:
             value = await self._redis.get(self._prefix + key)
         except (RedisError, OSError) as exc:
             self._failed("get", exc)
+            record_cache(cache, "error")
             return None
         self._recovered()
         if value is None:
+            record_cache(cache, "miss")
             return None
+        record_cache(cache, "hit")
         return value if isinstance(value, bytes) else str(value).encode()
 
     async def set(self, key: str, value: bytes, *, ttl_s: int) -> None:

@@ -24,6 +24,7 @@ from avs_shared.ports.messaging import Publisher
 from avs_shared.ports.storage import ClaimState, IdempotencyStore, RenewableClaims
 from avs_shared.runtime.heartbeat import VisibilityHeartbeat
 from avs_shared.runtime.inbound import Decoded, Poison, decode, sqs_string_attributes
+from avs_shared.runtime.metrics import record_message, record_queue_lag
 from avs_shared.runtime.outcome import Action, Decision, HandlerStats, Outcome
 from avs_shared.runtime.queues import BoundQueue
 from avs_shared.runtime.spec import HandlerSpec, MessageContext
@@ -71,11 +72,13 @@ class MessageProcessor:
             "receive_count": receive_count,
         }
         stats.received += 1
+        record_queue_lag(queue.name, attrs if isinstance(attrs, Mapping) else None)
         async with VisibilityHeartbeat(self._sqs, queue.url, receipt, queue.visibility_timeout_s) as beat:
             decision = await self._decide(spec, queue, message, receive_count, beat, fields)
         outcome = await self._apply(decision, queue, message, receive_count, fields)
         latency = time.perf_counter() - started
         stats.record(outcome, latency)
+        record_message(spec.name, queue.name, outcome.value, latency)
         self._log(outcome, decision, fields, latency)
         return outcome
 
@@ -90,7 +93,11 @@ class MessageProcessor:
     ) -> Decision:
         try:
             decoded = await decode(
-                str(message["Body"]), sqs_string_attributes(message), spec.payload_type, self._claim_check
+                str(message["Body"]),
+                sqs_string_attributes(message),
+                spec.payload_type,
+                self._claim_check,
+                adapt=spec.raw,
             )
         except Poison as exc:
             return Decision.dead_letter(exc.reason, exc.error_type, exc)

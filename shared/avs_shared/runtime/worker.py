@@ -177,7 +177,7 @@ class Worker:
                         QueueUrl=queue.url,
                         MaxNumberOfMessages=min(MAX_BATCH, free),
                         WaitTimeSeconds=wait_s,
-                        AttributeNames=["ApproximateReceiveCount"],
+                        AttributeNames=["ApproximateReceiveCount", "SentTimestamp"],
                         MessageAttributeNames=["All"],
                     )
                 )

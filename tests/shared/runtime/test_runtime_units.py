@@ -87,7 +87,9 @@ def test_follow_up_ids_are_deterministic_per_message_handler_and_index() -> None
     other = MessageContext(envelope=env, receive_count=1, queue="q", handler="other")
     assert ctx.follow_up_id(0) == again.follow_up_id(0) == derive_event_id(env.event_id, "h", "0")
     assert len({ctx.follow_up_id(0), ctx.follow_up_id(1), other.follow_up_id(0)}) == 3
-    follow = ctx.follow_up(ImageRequested(anime_id="a", images=[RequestedImage(url="https://x/y.jpg", kind="cover")]), 1)
+    follow = ctx.follow_up(
+        ImageRequested(anime_id="a", images=[RequestedImage(url="https://x/y.jpg", kind="cover")]), 1
+    )
     assert follow.event_id == ctx.follow_up_id(1)
     assert follow.correlation_id == env.correlation_id
     assert follow.event_type == "image-requested"

@@ -76,7 +76,9 @@ async def test_the_trace_context_survives_sns_to_sqs_and_continues_into_follow_u
 
     async def handle(evt: AnimeNew, ctx: MessageContext) -> list[Envelope]:
         inside.append(trace.get_current_span().get_span_context())
-        image = ImageRequested(anime_id=evt.anime_id, images=[RequestedImage(url="https://cdn/a.jpg", kind="cover")])
+        image = ImageRequested(
+            anime_id=evt.anime_id, images=[RequestedImage(url="https://cdn/a.jpg", kind="cover")]
+        )
         return [ctx.follow_up(image)]
 
     with provider.get_tracer("test").start_as_current_span("weekly-sync") as root:

@@ -87,9 +87,9 @@ async def test_malformed_messages_go_to_the_dlq_at_once_with_the_reason(kit: Kit
 
     good = anime_new().envelope()
     bad_payload = good.model_copy(update={"event_id": "bad-payload", "payload": {"anime_id": ""}})
-    wrong_type = ImageRequested(anime_id="a1", images=[RequestedImage(url="https://x/y.jpg", kind="cover")]).envelope(
-        event_id="wrong-type"
-    )
+    wrong_type = ImageRequested(
+        anime_id="a1", images=[RequestedImage(url="https://x/y.jpg", kind="cover")]
+    ).envelope(event_id="wrong-type")
     cases = {
         "not json {": ("JSONDecodeError", "not JSON"),
         json.dumps({"event_id": "no-type"}): ("ValidationError", "invalid envelope"),
@@ -248,7 +248,10 @@ async def test_follow_up_events_are_published_only_after_success_and_only_once(k
     async def handle(evt: AnimeNew, ctx: MessageContext) -> list[Envelope]:
         events = [
             ctx.follow_up(
-                ImageRequested(anime_id=evt.anime_id, images=[RequestedImage(url=f"https://cdn/{i}.jpg", kind="cover")]), i
+                ImageRequested(
+                    anime_id=evt.anime_id, images=[RequestedImage(url=f"https://cdn/{i}.jpg", kind="cover")]
+                ),
+                i,
             )
             for i in range(3)
         ]
@@ -294,7 +297,11 @@ async def test_rerun_after_a_crash_between_publish_and_completion_republishes_th
 
     async def handle(evt: AnimeNew, ctx: MessageContext) -> list[Envelope]:
         return [
-            ctx.follow_up(ImageRequested(anime_id=evt.anime_id, images=[RequestedImage(url="https://cdn/a.jpg", kind="cover")]))
+            ctx.follow_up(
+                ImageRequested(
+                    anime_id=evt.anime_id, images=[RequestedImage(url="https://cdn/a.jpg", kind="cover")]
+                )
+            )
         ]
 
     store = DiesBeforeCompleting(kit.aws, ttl_s=kit.settings.idempotency_ttl_seconds)
