@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -16,7 +17,7 @@ from avs_indexer.documents import entry_texts
 from avs_indexer.handlers import cache_key, on_entry_approved
 from avs_indexer.indexing import TAGS_VECTOR, TEXT_VECTOR, IndexWriter
 from avs_indexer.ports import IndexerPorts
-from avs_shared.adapters.dynamo_image_map import url_hash
+from avs_shared.adapters.dynamo_image_map import DynamoImageMap, url_hash
 from avs_shared.errors import Permanent
 from avs_shared.events import EntryApproved, Envelope
 from avs_shared.ports.vector import SearchFilter, SparseQuery, StatusScope
@@ -330,3 +331,30 @@ async def _until(check: Callable[[], bool], within_s: float = 30.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("the worker did not get there in time")
         await asyncio.sleep(0.05)
+
+
+class _MapReadBeforeTheIngestorWrote(DynamoImageMap):
+    """The real dedup map, except that the commit's first read sees the map as it was
+    before the ingestor stored the image (the race: the ingestor then finds no entry)."""
+
+    async def resolve_entry(self, entry: AnimeEntry) -> AnimeEntry:
+        return entry
+
+
+async def test_an_image_stored_between_the_map_read_and_the_put_still_reaches_the_entry(
+    ports: IndexerPorts, approved: AnimeEntry
+) -> None:
+    await map_images(ports)
+    racing = dataclasses.replace(
+        ports, images=_MapReadBeforeTheIngestorWrote(ports.aws, cdn_domain=ports.settings.cdn_domain)
+    )
+
+    await commit(racing, approved, "bebop-race", base_version=0)
+
+    stored = await ports.entries.get(approved.id, consistent=True)
+    cdn = f"https://{ports.settings.cdn_domain}/{STORED_KEY}"
+    assert stored is not None and stored.images.covers == [cdn]
+    assert stored.images.banners == [UNKNOWN_URL]
+    [point] = await ports.index.get([approved.id])
+    assert point.payload["image"] == cdn, "the vector payload is written from the updated entry"
+    assert (await audit_copy(ports, approved.id))["images"]["covers"] == [cdn]

@@ -65,6 +65,10 @@ async def on_entry_approved(
             stored = await ports.entries.put(entry, expected_version=stored_version)
         except Conflict as exc:
             raise Retryable(f"entry {entry.id} changed while committing; retrying", retry_after_s=1) from exc
+    # An image the ingestor stored between our map lookup and the put found no entry to
+    # update; applying the map once more to the stored entry closes that window.
+    if await ports.images.apply_to_stored_entry(ports.entries, stored.id) is not None:
+        stored = await ports.entries.get(stored.id, consistent=True) or stored
     index = await ports.ready_index()
     await index.upsert(await embed_points(ports.embedder, [stored]))
     audit = json.dumps(stored.to_json_dict(), ensure_ascii=False).encode()

@@ -47,17 +47,29 @@ def signal_requested(signal: str) -> str | None:
     ``logs``): ``"otlp"``, ``"console"``, or None for off."""
     if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
         return None
-    upper = signal.upper()
-    chosen = os.environ.get(f"OTEL_{upper}_EXPORTER", "")
-    exporters = {e.strip().lower() for e in chosen.split(",") if e}
+    # Literal names (not built with f-strings), so a reader of the code finds them all.
+    chosen, endpoint = {
+        "traces": (
+            os.environ.get("OTEL_TRACES_EXPORTER"),
+            os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
+        ),
+        "metrics": (
+            os.environ.get("OTEL_METRICS_EXPORTER"),
+            os.environ.get("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"),
+        ),
+        "logs": (
+            os.environ.get("OTEL_LOGS_EXPORTER"),
+            os.environ.get("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"),
+        ),
+    }[signal]
+    exporters = {e.strip().lower() for e in (chosen or "").split(",") if e}
     if "none" in exporters:
         return None
     if "otlp" in exporters:
         return "otlp"
     if "console" in exporters:
         return "console"
-    endpoints = ("OTEL_EXPORTER_OTLP_ENDPOINT", f"OTEL_EXPORTER_OTLP_{upper}_ENDPOINT")
-    if any(os.environ.get(name) for name in endpoints):
+    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or endpoint:
         return "otlp"
     return None
 
