@@ -38,6 +38,7 @@ from avs_shared.runtime.components import shared_embedder, shared_vector_index
 from avs_shared.runtime.context import RunContext
 from avs_shared.runtime.cron import CronJob, LocalCron
 from avs_shared.runtime.logging import configure_logging
+from avs_shared.runtime.schedule_dispatcher import ScheduleDispatcher
 from avs_shared.runtime.signals import stop_on_signals
 from avs_shared.runtime.tracing import configure_tracing, shutdown_tracing
 from avs_shared.runtime.worker import Worker
@@ -138,6 +139,8 @@ async def serve_all(settings: LocalSettings, api: ApiSettings | None) -> int:
         else:
             log.info("no queue consumers to run: no service registered a worker yet")
         tasks["cron"] = asyncio.create_task(cron.run(stop), name="cron")
+        # Moto stores one-time schedules (episode updates) but never fires them: deliver them here.
+        tasks["schedules"] = asyncio.create_task(ScheduleDispatcher(aws).run(stop), name="schedules")
         server: _EmbeddedServer | None = None
         if api is not None:
             server = _EmbeddedServer(
@@ -194,7 +197,7 @@ async def _supervise(
     forced = _arm_force(tasks, server)
 
     # Order matters: no new work is polled, in-flight messages finish, then HTTP closes.
-    for name in ("workers", "cron"):
+    for name in ("workers", "cron", "schedules"):
         if name in tasks and not await _settle(name, tasks[name]):
             code = 1
     if server is not None:

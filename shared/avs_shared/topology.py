@@ -151,6 +151,8 @@ IMAGES_PREFIX = "images/"
 STAGING_PREFIX = "staging/"
 SNAPSHOT_KEY = "processed/enriched_anime_database.json"
 UPDATED_ENTRIES_PREFIX = "processed/updated-entries/"
+# Fields of entries too large for one DynamoDB item (DynamoEntryStore's overflow_prefix).
+ENTRIES_OVERFLOW_PREFIX = "entries-overflow/"
 SOURCE_COMMIT_METADATA = "source-commit-sha"
 
 T_ENRICHED = "anime-enriched-data"
@@ -181,7 +183,10 @@ S_WEEKLY_SYNC = "weekly-sync"
 S_DAILY_EPISODES = "daily-episode-scheduler"
 S_WEEKLY_SNAPSHOT = "weekly-snapshot"
 S_CURATED_LISTS = "curated-lists-refresh"
+S_REVIEW_HEARTBEAT = "review-heartbeat"
 SCHEDULE_GROUP_EPISODES = "anime-episode-updates"
+# The IAM role EventBridge Scheduler assumes to send a one-time schedule's input to its queue.
+SCHEDULER_ROLE = "anime-episode-scheduler"
 
 TOPOLOGY = Topology(
     bucket=Bucket(
@@ -263,6 +268,7 @@ TOPOLOGY = Topology(
         Schedule(S_DAILY_EPISODES, "cron(5 0 * * ? *)", "sync", "schedule today's episodes"),
         Schedule(S_WEEKLY_SNAPSHOT, "cron(0 3 ? * SUN *)", "indexer", "snapshot the table to S3"),
         Schedule(S_CURATED_LISTS, "rate(12 hours)", "api", "precompute /popular and /top-rated"),
+        Schedule(S_REVIEW_HEARTBEAT, "rate(6 hours)", "api", "heartbeat pending reviews, close expired"),
     ),
     schedule_groups=(ScheduleGroup(SCHEDULE_GROUP_EPISODES, Q_ENRICHER_EPISODE_UPDATE),),
 )

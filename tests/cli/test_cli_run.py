@@ -133,7 +133,8 @@ def test_run_serves_the_api_and_stops_cleanly_on_sigint_stopping_the_servers_it_
     assert f"API listening on http://127.0.0.1:{ports.api}" in out
     assert "Ctrl-C" in out
     assert "no workers registered for sync" in err  # honest about what is not there yet
-    assert "no job yet for schedule weekly-sync" in err
+    assert "cron schedule armed" in err and "weekly-sync" in err  # the sync registers its jobs
+    assert "schedules.dispatcher_started" in err  # the local dispatcher of one-time schedules
     assert "moto: stopped" in out and "redis: stopped" in out
     deadline = time.monotonic() + 5
     while (alive(moto_pid) or alive(redis_pid)) and time.monotonic() < deadline:
