@@ -33,7 +33,7 @@ class Benchmark:
 REGISTRY: dict[str, Benchmark] = {
     "indexing": Benchmark(
         "bench.indexing",
-        full={"n": 40_000},
+        full={"n": 40_000, "baseline_stride": 4},
         quick={"n": 400, "torch_sample": 64, "step_sample": 100},
         about="bootstrap end to end vs embedding alone, on a throwaway moto + redis stack",
     ),
@@ -48,6 +48,31 @@ REGISTRY: dict[str, Benchmark] = {
         full={"n": 40_000},
         quick={"n": 2_000, "server_n": 1_000, "budget_s": 2.0},
         about="the Qdrant Edge and qdrant-client local-mode adapters: upserts and queries",
+    ),
+    "sync": Benchmark(
+        "bench.sync",
+        full={"n": 40_000},
+        quick={"n": 2_000},
+        about="the weekly sync (1 % new, 1 % removed, 2 % changed) vs one projected parallel scan",
+    ),
+    "images": Benchmark(
+        "bench.images",
+        full={"n": 2_000},
+        quick={"n": 300},
+        about="the image ingestor vs downloading alone, 16-way, from a loopback image server",
+    ),
+    "api": Benchmark(
+        "bench.api",
+        full={"n": 40_000},
+        quick={
+            "n": 2_000,
+            "embedded": 100,
+            "lookups": 200,
+            "budget_s": 2.0,
+            "local_budget_s": 3.0,
+            "limits_budget_s": 1.5,
+        },
+        about="the API over HTTP (structured, hybrid, cached lookups) vs raw index and embedding limits",
     ),
 }
 

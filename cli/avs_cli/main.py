@@ -7,7 +7,7 @@ from typing import ClassVar
 
 import click
 
-from avs_cli import indexer_commands
+from avs_cli import indexer_commands, sync_commands
 from avs_cli.local import local
 from avs_shared.errors import ConfigurationError
 
@@ -68,6 +68,8 @@ def cli() -> None:
 
 cli.add_command(local)
 indexer_commands.register(cli)
+sync_commands.register(cli)
+AvsGroup.lazy["dlq"] = ("avs_cli.dlq_commands", "dlq_group")  # avs dlq list|show|replay
 
 
 def main() -> None:
