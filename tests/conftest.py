@@ -3,13 +3,21 @@
 The moto server and redis-server run as child processes on free loopback ports for
 the whole session; tests that need a clean AWS state use ``provisioned``, which
 resets moto and provisions the topology catalogue.
+
+With ``AVS_TEST_EXTERNAL_AWS=1`` the same fixtures use emulators started elsewhere
+(``make e2e-localstack``: LocalStack and Redis from docker-compose.local.yml) at
+``AWS_ENDPOINT_URL`` and, when set, ``AVS_REDIS_URL``; nothing is started here.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import urllib.error
+import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -32,6 +40,67 @@ os.environ.pop("AWS_PROFILE", None)
 os.environ.setdefault("AVS_RATE_LIMIT_ENABLED", "false")
 
 
+def _external() -> bool:
+    return os.environ.get("AVS_TEST_EXTERNAL_AWS", "").lower() in {"1", "true", "yes"}
+
+
+def external_aws_url() -> str | None:
+    """The emulator to use instead of a moto server of our own, or None (start moto)."""
+    if not _external():
+        return None
+    url = os.environ.get("AWS_ENDPOINT_URL", "").strip()
+    if not url:
+        raise pytest.UsageError("AVS_TEST_EXTERNAL_AWS=1 needs AWS_ENDPOINT_URL (e.g. http://127.0.0.1:4566)")
+    return url.rstrip("/")
+
+
+def external_redis_url() -> str | None:
+    """The Redis to use instead of a redis-server of our own, or None (start one)."""
+    if not _external():
+        return None
+    return (os.environ.get("AVS_REDIS_URL") or os.environ.get("REDIS_URL") or "").strip() or None
+
+
+class ExternalEndpoint:
+    """A server started outside the tests: ``url``, ``host``, ``port``, nothing to start or stop."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        parts = urlsplit(url)
+        self.host = parts.hostname or "127.0.0.1"
+        self.port = parts.port or (443 if parts.scheme in {"https", "rediss"} else 80)
+
+
+class ExternalAws(ExternalEndpoint):
+    """LocalStack (or another moto) in place of :class:`MotoServer`; ``reset`` drops every resource."""
+
+    def _post(self, path: str, body: bytes = b"") -> None:
+        req = urllib.request.Request(self.url + path, data=body, method="POST")
+        req.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            resp.read()
+
+    def is_localstack(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.url + "/_localstack/health", timeout=10) as resp:
+                return "services" in json.loads(resp.read() or b"{}")
+        except (urllib.error.URLError, ValueError):
+            return False
+
+    def configure(self) -> None:
+        if not self.is_localstack():  # moto: Step Functions execution on
+            self._post(
+                "/moto-api/config", json.dumps({"stepfunctions": {"execute_state_machine": True}}).encode()
+            )
+
+    def reset(self) -> None:
+        if self.is_localstack():
+            self._post("/_localstack/state/reset")
+        else:
+            self._post("/moto-api/reset")
+            self.configure()
+
+
 @pytest.fixture(scope="session")
 def session_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("avs-session")
@@ -39,6 +108,12 @@ def session_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def moto_server(session_dir: Path) -> Iterator[MotoServer]:
+    external = external_aws_url()
+    if external:
+        aws_endpoint = ExternalAws(external)
+        aws_endpoint.configure()
+        yield aws_endpoint  # type: ignore[misc]  # MotoServer's interface
+        return
     server = MotoServer(session_dir, port=free_port())
     server.start()
     previous = os.environ.get("AWS_ENDPOINT_URL")
@@ -53,6 +128,10 @@ def moto_server(session_dir: Path) -> Iterator[MotoServer]:
 
 @pytest.fixture(scope="session")
 def redis_server(session_dir: Path) -> Iterator[RedisServer]:
+    external = external_redis_url()
+    if external:
+        yield ExternalEndpoint(external)  # type: ignore[misc]  # RedisServer's url, host, port
+        return
     server = RedisServer(session_dir, port=free_port(), persist=False)
     server.start()
     yield server
