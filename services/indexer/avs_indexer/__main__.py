@@ -1,20 +1,27 @@
 """``python -m avs_indexer``: the indexer's queue consumers in a process of their own
-(one container per service in the cloud). Cron jobs run as scheduled tasks there
-(``avs snapshot``); under ``avs run`` the local cron fires them."""
+(one container per service in the cloud).
+
+``python -m avs_indexer weekly-snapshot`` runs that cron job once and exits: the cloud
+scheduled task (under ``avs run`` the local cron fires it). Exit codes: 0 done, 1 the
+job failed, 2 bad configuration.
+"""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import sys
 
-from avs_indexer.bootstrap import all_specs
+from avs_indexer.bootstrap import all_specs, cron_jobs
 from avs_indexer.ports import open_indexer_ports
-from avs_shared.errors import ConfigurationError
+from avs_shared.errors import AvsError, ConfigurationError
 from avs_shared.runtime.logging import configure_logging
+from avs_shared.runtime.oneshot import run_cron_job
 from avs_shared.runtime.signals import stop_on_signals
 from avs_shared.runtime.tracing import configure_tracing, shutdown_tracing
 from avs_shared.runtime.worker import Worker
 from avs_shared.settings import ServiceSettings, load_settings
+from avs_shared.topology import S_WEEKLY_SNAPSHOT
 
 
 async def serve(settings: ServiceSettings) -> None:
@@ -32,7 +39,10 @@ async def serve(settings: ServiceSettings) -> None:
         await worker.run(stop)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m avs_indexer", description=__doc__.splitlines()[0])
+    parser.add_argument("job", nargs="?", choices=[S_WEEKLY_SNAPSHOT], help="run one cron job and exit")
+    args = parser.parse_args(argv)
     try:
         settings = load_settings(ServiceSettings, service_name="avs-indexer")
     except ConfigurationError as exc:
@@ -41,7 +51,17 @@ def main() -> None:
     configure_logging(settings)
     configure_tracing(settings.service_name)
     try:
-        asyncio.run(serve(settings))
+        if args.job is None:
+            asyncio.run(serve(settings))
+        else:
+            result = asyncio.run(run_cron_job(settings, cron_jobs, args.job))
+            print(f"{args.job}: {result}")
+    except ConfigurationError as exc:
+        print(f"avs-indexer: {exc}", file=sys.stderr)
+        raise SystemExit(2) from exc
+    except AvsError as exc:
+        print(f"avs-indexer: {args.job or 'serve'} failed: {exc}", file=sys.stderr)
+        raise SystemExit(1) from exc
     finally:
         shutdown_tracing()
 
