@@ -14,6 +14,7 @@ from avs_api import health, routes
 from avs_api.bootstrap import ApiResources, open_resources, readiness_checks
 from avs_api.errors import install_error_handlers
 from avs_api.ratelimit import install_rate_limit
+from avs_api.review.wiring import intake_worker
 from avs_api.settings import ApiSettings
 from avs_shared.ports.embedding import Embedder
 from avs_shared.ports.vector import VectorIndex
@@ -45,7 +46,11 @@ def create_app(
             app.state.resources = resources
             app.state.readiness_checks = readiness_checks(resources)
             await _open_index(resources)
-            yield
+            if settings.api_run_workers:  # the API alone in its container: its consumer too
+                async with intake_worker(resources.aws, settings, entries=resources.entries):
+                    yield
+            else:
+                yield
 
     app = FastAPI(
         title="anime-vector-service",

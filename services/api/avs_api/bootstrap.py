@@ -16,6 +16,8 @@ from avs_shared.adapters.s3 import S3ObjectStore
 from avs_shared.ports.embedding import Embedder
 from avs_shared.ports.vector import VectorIndex
 from avs_shared.runtime.components import embedder_from_settings, vector_index_from_settings
+from avs_shared.runtime.context import RunContext
+from avs_shared.runtime.cron import CronJob
 from avs_shared.topology import T_ENRICHED
 
 
@@ -109,4 +111,10 @@ def _redacted(url: str) -> str:
     return f"{scheme}{sep}{rest.rpartition('@')[2]}" if sep else url
 
 
-from avs_api.jobs import cron_jobs  # noqa: E402,F401
+from avs_api.jobs import cron_jobs as _list_jobs  # noqa: E402
+from avs_api.review.wiring import handler_specs, review_cron_jobs  # noqa: E402,F401
+
+
+def cron_jobs(ctx: RunContext) -> dict[str, CronJob]:
+    """The API's cron jobs: curated lists (``avs_api.jobs``) and review heartbeats."""
+    return {**_list_jobs(ctx), **review_cron_jobs(ctx)}

@@ -76,3 +76,18 @@ class ApiSettings(ServiceSettings):
     openai_api_key: SecretStr | None = None
     openai_model: str | None = Field(default=None, min_length=1)
     planner_timeout_seconds: float = Field(default=3.0, gt=0, le=30)
+    # The review page (avs_api.review): the browser session is a signed cookie. Set the secret
+    # (16+ characters, random) wherever more than one API process serves the page or sessions
+    # should survive a restart; unset = a random secret per process. Secure cookies are sent
+    # over HTTPS only (always on for HTTPS requests; force it behind a TLS-terminating proxy).
+    review_session_secret: SecretStr | None = Field(default=None, min_length=16)
+    review_session_ttl_seconds: int = Field(default=8 * 3600, ge=300, le=7 * 86_400)
+    review_cookie_secure: bool = False
+    review_page_size: int = Field(default=50, ge=1, le=200)  # tasks per list page
+    review_max_form_bytes: int = Field(default=8 * 1024 * 1024, ge=65_536)  # largest edited entry form
+    # A decision interrupted midway (a crashed process) blocks its task this long, then
+    # another reviewer may take the task over.
+    review_claim_stale_seconds: int = Field(default=300, ge=30, le=86_400)
+    # Run the API's queue consumer (the review intake) inside the API process: for the API in
+    # a container of its own (`python -m avs_api`); `avs run` runs every consumer itself.
+    api_run_workers: bool = False

@@ -22,6 +22,7 @@ from avs_shared.errors import NotFound, Permanent
 from avs_shared.events.claim_check import ClaimCheck
 from avs_shared.events.envelope import Envelope
 from avs_shared.events.types import EventPayload
+from avs_shared.runtime.spec import RawAdapter
 
 _REASON_MAX = 1000
 
@@ -97,8 +98,13 @@ async def decode(
     sqs_attributes: dict[str, str],
     payload_type: type[EventPayload],
     claim_check: ClaimCheck,
+    *,
+    adapt: RawAdapter | None = None,
 ) -> Decoded:
     """Validate the envelope, check its type, resolve the claim check, validate the payload.
+
+    ``adapt`` (a handler's :data:`~avs_shared.runtime.spec.RawAdapter`) gets the first
+    look at the body and may turn a message that is not an envelope into one.
 
     Raises
     ------
@@ -110,9 +116,12 @@ async def decode(
     """
     unwrapped = unwrap(body, sqs_attributes)
     try:
-        envelope = Envelope.model_validate_json(unwrapped.text)
+        adapted = adapt(unwrapped.text) if adapt is not None else None
+        envelope = adapted if adapted is not None else Envelope.model_validate_json(unwrapped.text)
     except ValidationError as exc:
         raise Poison(f"invalid envelope: {exc}", type(exc).__name__) from exc
+    except ValueError as exc:
+        raise Poison(f"invalid message: {exc}", type(exc).__name__) from exc
     expected = payload_type.EVENT_TYPE
     if envelope.event_type != expected:
         raise Poison(

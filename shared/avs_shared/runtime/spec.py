@@ -51,6 +51,16 @@ class MessageContext:
 Handler = Callable[[EventPayload, MessageContext], Awaitable[Sequence[Envelope]]]
 """A message handler: the typed payload and its context in, follow-up envelopes out."""
 
+RawAdapter = Callable[[str], Envelope | None]
+"""Turns a message body that is not an envelope into one (None: parse it as an envelope).
+
+For queues that also receive messages from producers outside the envelope contract,
+such as a Step Functions ``sqs:sendMessage.waitForTaskToken`` task, whose body is
+whatever the state machine built. The returned envelope needs a deterministic
+``event_id`` (derived from the body), so a redelivered message is recognised as a
+duplicate. Raising ``ValueError`` (or a pydantic ``ValidationError``) dead-letters it.
+"""
+
 
 @dataclass(frozen=True)
 class HandlerSpec(Generic[P_co]):
@@ -74,6 +84,9 @@ class HandlerSpec(Generic[P_co]):
     lease_s:
         Idempotency claim lease; defaults to the queue's visibility timeout. The
         runtime renews it together with the visibility while the handler runs.
+    raw:
+        Optional :data:`RawAdapter` for bodies that are not envelopes; without one such
+        a body is dead-lettered as an invalid envelope.
     """
 
     name: str
@@ -82,6 +95,7 @@ class HandlerSpec(Generic[P_co]):
     handle: Callable[[P_co, MessageContext], Awaitable[Sequence[Envelope]]]
     concurrency: int = 8
     lease_s: int | None = None
+    raw: RawAdapter | None = None
 
     def __post_init__(self) -> None:
         if not self.name or "#" in self.name:
