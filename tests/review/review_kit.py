@@ -140,6 +140,7 @@ class Review:
         reason: str = "new anime in the offline database",
         timeout_seconds: int | None = None,
         traceparent: str = TRACEPARENT,
+        base_version: int = 0,
     ) -> Started:
         """Stage the entry, take the lock and start the execution, as the enricher does."""
         anime_id = entry["id"]
@@ -162,7 +163,7 @@ class Review:
             "entry_ref": key,
             "kind": kind,
             "reason": reason,
-            "base_version": 0,
+            "base_version": base_version,
             "lock_owner": name,
             "review_queue_url": await self.queue_url(Q_REVIEW_REQUESTS),
             "approved_topic_arn": await self.topic_arn(TOPIC_ENTRY_APPROVED),

@@ -20,6 +20,7 @@ from avs_api.review.wiring import review_cron_jobs
 from avs_shared.events import EntryApproved, ReviewKind, derive_event_id
 from avs_shared.runtime import Worker, build_runtime
 from avs_shared.runtime.context import RunContext
+from avs_shared.schema import AnimeEntry
 from avs_shared.settings import ServiceSettings
 from avs_shared.topology import Q_INDEXER_ENTRY_APPROVED, S_REVIEW_HEARTBEAT, TOPOLOGY
 
@@ -206,6 +207,28 @@ async def test_sync_approval_publishes_entry_approved_based_on_the_live_version(
     assert approved.base_version == 1 and approved.review_task_id == task_id
     assert event.trace.traceparent == TRACEPARENT and event.correlation_id == envelope.correlation_id
     assert (await review.stored_entry(approved.entry_ref))["status"] == "FINISHED"
+
+
+async def test_a_proposal_built_on_an_older_version_is_not_approved_over_a_newer_one(
+    review: Review, intake: Worker
+) -> None:
+    live = await review.put_live(full_entry(title="Two Reviews", status="ONGOING"))
+    proposal = live.to_json_dict() | {"title": "Episode 5 refreshed"}
+    started = await review.start_review(proposal, kind="episode_update", base_version=live.version)
+    task = await review.task_of(started)
+    # Another review of the same anime is committed first.
+    newer = await review.entries.put(
+        AnimeEntry.from_json_dict(live.to_json_dict() | {"title": "Episode 4 refreshed"}),
+        expected_version=live.version,
+    )
+    assert newer.version == live.version + 1
+
+    refused = await review.api("POST", f"/review/api/tasks/{task.task_id}/approve", json={})
+
+    assert refused.status_code == 409, refused.text
+    assert f"built on version {live.version}" in refused.json()["error"]["message"]
+    assert (await review.store.require(task.task_id)).status is TaskStatus.PENDING, "nothing was claimed"
+    assert await review.queue_is_empty(Q_INDEXER_ENTRY_APPROVED)
 
 
 async def test_sync_rejection_records_the_outcome_and_sends_nothing(review: Review, intake: Worker) -> None:

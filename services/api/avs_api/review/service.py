@@ -197,6 +197,14 @@ class ReviewService:
         entry = validate_entry(document, anime_id=task.anime_id)
         live = await self._entries.get(task.anime_id, consistent=True)
         live_version = live.version if live is not None else 0
+        proposed_on = task.request.get("base_version")
+        if isinstance(proposed_on, int) and not isinstance(proposed_on, bool) and proposed_on != live_version:
+            # The proposal was built on an older entry: committing it would silently undo the
+            # changes made since (two pending reviews of one anime, say).
+            raise Conflict(
+                f"this proposal for {task.anime_id} was built on version {proposed_on}, but version "
+                f"{live_version} is live now; reject this task and let the anime be enriched again"
+            )
         if base_version is not None and base_version != live_version:
             raise Conflict(
                 f"the live entry of {task.anime_id} changed since you opened this task (you saw version "
