@@ -13,7 +13,6 @@ validates must serialize back to the same keys and values. Three rules make that
 from __future__ import annotations
 
 import functools
-
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
