@@ -55,7 +55,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("api", consumes=(Q_REVIEW_REQUESTS,), qdrant=True, port=API_PORT),
     ServiceSpec("sync", qdrant=True),
     ServiceSpec("enricher", consumes=(Q_ENRICHER_ANIME_NEW, Q_ENRICHER_EPISODE_UPDATE)),
-    ServiceSpec("image_ingestor", consumes=(Q_IMAGE_REQUESTED,)),
+    ServiceSpec("image_ingestor", consumes=(Q_IMAGE_REQUESTED,), qdrant=True),
     ServiceSpec("indexer", consumes=(Q_INDEXER_ENTRY_APPROVED, Q_INDEXER_BULK_CHUNKS), qdrant=True),
 )
 

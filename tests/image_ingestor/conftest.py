@@ -10,9 +10,11 @@ from typing import Any
 import pytest
 from image_testkit import FakeClock, ImageServer, IngestorKit, MakeKit, ingestor_settings, make_kit
 
+from avs_image_ingestor.objects import ImageObjects
 from avs_shared.adapters.aws import AwsClients
 from avs_shared.adapters.dynamo_entries import DynamoEntryStore
 from avs_shared.adapters.provision import Provisioner
+from avs_shared.ports.vector import VectorIndex
 from avs_shared.settings import ServiceSettings
 
 
@@ -33,11 +35,27 @@ def clock() -> FakeClock:
 async def make(
     provisioned: Provisioner, aws: AwsClients, settings: ServiceSettings, clock: FakeClock
 ) -> AsyncIterator[MakeKit]:
-    """``make(**settings_overrides, entries=None)``: an ingestor on the provisioned moto."""
+    """``make(**settings_overrides, entries=None, index=None, index_model=None, image_objects=None)``:
+    an ingestor on the provisioned moto."""
     kits: list[IngestorKit] = []
 
-    def build(*, entries: DynamoEntryStore | None = None, **overrides: Any) -> IngestorKit:
-        kit = make_kit(aws, ingestor_settings(settings, **overrides), clock, entries=entries)
+    def build(
+        *,
+        entries: DynamoEntryStore | None = None,
+        index: VectorIndex | None = None,
+        index_model: tuple[str, int] | None = None,
+        image_objects: ImageObjects | None = None,
+        **overrides: Any,
+    ) -> IngestorKit:
+        kit = make_kit(
+            aws,
+            ingestor_settings(settings, **overrides),
+            clock,
+            entries=entries,
+            index=index,
+            index_model=index_model,
+            image_objects=image_objects,
+        )
         kits.append(kit)
         return kit
 

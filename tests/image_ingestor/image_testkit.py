@@ -18,6 +18,7 @@ from aiohttp import web
 from avs_image_ingestor.downloader import Downloader
 from avs_image_ingestor.failures import FailureQueue
 from avs_image_ingestor.ingest import ImageIngestor
+from avs_image_ingestor.objects import ImageObjects
 from avs_image_ingestor.settings import ImageIngestorSettings
 from avs_shared.adapters.aws import AwsClients
 from avs_shared.adapters.dynamo_entries import DynamoEntryStore
@@ -26,12 +27,14 @@ from avs_shared.adapters.redis_cache import RedisCache
 from avs_shared.adapters.s3 import S3ObjectStore
 from avs_shared.embedded.processes import free_port
 from avs_shared.events.failures import ImageIngestionFailure
+from avs_shared.ports.vector import VectorIndex
 from avs_shared.settings import ServiceSettings
 from avs_shared.topology import Q_IMAGE_FAILURES
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MakeKit = Callable[..., "IngestorKit"]
-"""``make(**settings_overrides, entries=None)``: an ingestor over the provisioned moto."""
+"""``make(**settings_overrides, entries=None, index=None, index_model=None)``: an ingestor
+over the provisioned moto."""
 
 
 def png(seed: int) -> bytes:
@@ -164,7 +167,12 @@ def make_kit(
     clock: FakeClock,
     *,
     entries: DynamoEntryStore | None = None,
+    index: VectorIndex | None = None,
+    index_model: tuple[str, int] | None = None,
+    image_objects: ImageObjects | None = None,
 ) -> IngestorKit:
+    """The ingestor over real adapters; ``index`` with the ``index_model`` its collection was
+    built with (the production model when None)."""
     objects = S3ObjectStore(aws)
     images = DynamoImageMap(aws, cdn_domain=settings.cdn_domain, clock=clock)
     store = entries or DynamoEntryStore(aws, objects=objects)
@@ -173,12 +181,14 @@ def make_kit(
     ingestor = ImageIngestor(
         settings=settings,
         images=images,
-        objects=objects,
+        objects=image_objects or ImageObjects(aws),
         entries=store,
         downloader=downloader,
         failures=FailureQueue(aws),
         cache=cache,
+        index=index,
         clock=clock,
+        **({"index_model": index_model} if index_model is not None else {}),
     )
     kit = IngestorKit(settings, aws, clock, images, objects, store, downloader, cache, ingestor)
     kit.closers += [cache.close, downloader.close]

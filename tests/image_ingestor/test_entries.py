@@ -22,6 +22,7 @@ from avs_shared.adapters.embedding.hashing import HashingEmbedder
 from avs_shared.adapters.redis_cache import RedisCache
 from avs_shared.adapters.s3 import S3ObjectStore
 from avs_shared.adapters.vector.edge import EdgeVectorIndex
+from avs_shared.errors import Retryable
 from avs_shared.events import EntryApproved, ImageRequested
 from avs_shared.runtime import build_runtime
 from avs_shared.runtime.spec import MessageContext
@@ -242,3 +243,103 @@ async def test_a_placeholder_becomes_the_cdn_url_once_a_retry_succeeds(
     record = await kit.images.lookup(gone_url)
     assert record is not None and record.status == "STORED"
     assert after.images.covers[1] == kit.images.cdn_url(record.key or "")
+
+
+# ----------------------------------------------------------------------------- the search payload
+
+
+def model_of(indexer: IndexerPorts) -> tuple[str, int]:
+    """The model the indexer's collection is built with (the hashing embedder here)."""
+    return indexer.embedder.model_name, indexer.embedder.dimension
+
+
+async def payload_of(indexer: IndexerPorts, anime_id: str) -> dict[str, Any]:
+    [point] = await indexer.index.get([anime_id])
+    return dict(point.payload)
+
+
+async def test_an_image_ingested_after_the_commit_updates_the_search_payload(
+    make: MakeKit, indexer: IndexerPorts, image_server: ImageServer
+) -> None:
+    entry = on_loopback(sample("Cowboy Bebop"), image_server, "00000000-0000-4000-8000-000000000010")
+    await commit(indexer, entry)
+    before = await payload_of(indexer, entry.id)
+    assert before["image"] == image_server.url("/img/0.png"), "the commit indexed the source URL"
+    [vectors_before] = await indexer.index.get([entry.id], with_vectors=True)
+    kit = make(index=indexer.index, index_model=model_of(indexer))
+
+    report = await kit.ingestor.ingest(requested(entry))
+
+    stored = await indexer.entries.get(entry.id, consistent=True)
+    assert stored is not None and report.entry_version == stored.version and report.payload_updated
+    cdn = stored.images.covers[0]
+    assert isinstance(cdn, str) and cdn.startswith(f"https://{kit.settings.cdn_domain}/images/")
+    after = await payload_of(indexer, entry.id)
+    assert after["image"] == cdn
+    assert {k: v for k, v in after.items() if k != "image"} == {
+        k: v for k, v in before.items() if k != "image"
+    }, "only the image changes"
+    [vectors_after] = await indexer.index.get([entry.id], with_vectors=True)
+    assert vectors_after.vectors == vectors_before.vectors, "a payload-only update"
+    # The same event again: the entry and the payload agree, nothing is written.
+    again = await kit.ingestor.ingest(requested(entry))
+    assert again.entry_version is None and not again.payload_updated
+    assert (await payload_of(indexer, entry.id))["image"] == cdn
+
+
+async def test_a_failed_cover_moves_the_search_image_to_the_next_url(
+    make: MakeKit, indexer: IndexerPorts, image_server: ImageServer
+) -> None:
+    entry = on_loopback(sample("Cowboy Bebop"), image_server, "00000000-0000-4000-8000-000000000011")
+    doc = entry.to_json_dict()
+    gone, poster = image_server.url("/img/gone.jpg"), image_server.url("/img/1.png")
+    doc["images"] = {"covers": [gone], "posters": [poster], "banners": []}
+    entry = AnimeEntry.from_json_dict(doc)
+    await commit(indexer, entry)
+    assert (await payload_of(indexer, entry.id))["image"] == gone
+    kit = make(index=indexer.index, index_model=model_of(indexer))
+
+    await kit.ingestor.ingest(requested(entry))
+
+    stored = await indexer.entries.get(entry.id, consistent=True)
+    assert stored is not None and isinstance(stored.images.covers[0], ImagePlaceholder)
+    assert (await payload_of(indexer, entry.id))["image"] == stored.images.posters[0] != poster
+
+
+async def test_an_entry_not_in_the_index_is_updated_without_error(
+    make: MakeKit, indexer: IndexerPorts, image_server: ImageServer
+) -> None:
+    entry = on_loopback(sample("Cowboy Bebop"), image_server, "00000000-0000-4000-8000-000000000012")
+    stored = await indexer.entries.put(entry, expected_version=None)  # in DynamoDB, not indexed yet
+    kit = make(index=indexer.index, index_model=model_of(indexer))
+
+    report = await kit.ingestor.ingest(requested(entry))
+    uncommitted = await kit.ingestor.ingest(
+        ImageRequested(anime_id="00000000-0000-4000-8000-000000000013", images=requested(entry).images)
+    )
+
+    assert report.entry_version == stored.version + 1 and not report.payload_updated
+    assert uncommitted.entry_version is None and not uncommitted.payload_updated
+    assert await indexer.index.count() == 0, "no point is created by a payload update"
+
+
+async def test_a_failed_payload_update_keeps_the_entry_update_and_the_retry_fixes_it(
+    make: MakeKit, indexer: IndexerPorts, image_server: ImageServer
+) -> None:
+    entry = on_loopback(sample("Cowboy Bebop"), image_server, "00000000-0000-4000-8000-000000000014")
+    await commit(indexer, entry)
+    # An index opened for another model refuses the collection (a real adapter error).
+    broken = make(index=indexer.index, index_model=("another-model", indexer.embedder.dimension))
+
+    with pytest.raises(Retryable, match="search payload"):
+        await broken.ingestor.ingest(requested(entry))
+
+    stored = await indexer.entries.get(entry.id, consistent=True)
+    assert stored is not None and isinstance(stored.images.covers[0], str)
+    assert stored.images.covers[0].startswith("https://"), "the entry update is kept"
+    assert (await payload_of(indexer, entry.id))["image"] == image_server.url("/img/0.png")
+
+    # The redelivered message: the entry is already up to date, the payload is fixed.
+    report = await make(index=indexer.index, index_model=model_of(indexer)).ingestor.ingest(requested(entry))
+    assert report.entry_version is None and report.payload_updated
+    assert (await payload_of(indexer, entry.id))["image"] == stored.images.covers[0]

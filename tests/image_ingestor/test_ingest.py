@@ -96,21 +96,26 @@ async def test_concurrent_requests_for_one_url_share_one_download(
 
 
 async def test_identical_bytes_under_two_urls_make_one_object_and_two_mappings(
-    kit: IngestorKit, image_server: ImageServer, aws: AwsClients
+    make: MakeKit, image_server: ImageServer, aws: AwsClients
 ) -> None:
     body = jpeg(4)
     a = image_server.image("/mal/1.jpg", body, "image/jpeg")
     b = image_server.image("/anilist/1.jpg", body, "image/jpeg")
+    c = image_server.image("/kitsu/1.jpg", body, "image/jpeg")
+    kit = make()
 
     report = await kit.ingestor.ingest(request("anime-1", a))
-    report2 = await kit.ingestor.ingest(request("anime-2", b))
+    report2 = await kit.ingestor.ingest(request("anime-2", b))  # this process knows the object
+    report3 = await make().ingestor.ingest(request("anime-3", c))  # another finds it in S3
 
     assert report.outcomes[0].action == "stored"
     assert report2.outcomes[0].action == "deduplicated"
+    assert report3.outcomes[0].action == "deduplicated"
     keys = await image_keys(aws, BUCKET)
     assert len(keys) == 1 and keys[0].endswith(".jpg")
-    records = await kit.images.lookup_many([a, b])
-    assert {records[a].key, records[b].key} == {keys[0]}
+    records = await kit.images.lookup_many([a, b, c])
+    assert {records[a].key, records[b].key, records[c].key} == {keys[0]}
+    assert (await kit.objects.get(keys[0])).metadata["source_url"] == a, "the object is written once"
 
 
 async def test_a_server_failing_twice_then_succeeding_is_retried(

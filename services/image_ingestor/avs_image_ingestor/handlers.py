@@ -16,10 +16,12 @@ log = structlog.get_logger(__name__)
 async def on_image_requested(
     event: ImageRequested, ctx: MessageContext, *, ingestor: ImageIngestor
 ) -> Sequence[Envelope]:
-    """Re-host the images of one anime and point its entry (if committed) at them.
+    """Re-host the images of one anime and point its entry (if committed) and its search
+    payload at them.
 
     Idempotent: the runtime skips a redelivered event; a rerun after a crash finds the
-    images it already stored in the dedup map and re-applies them to the entry.
+    images it already stored in the dedup map, re-applies them to the entry and brings
+    the search payload in line with the entry.
     """
     report = await ingestor.ingest(
         event, event_id=ctx.envelope.event_id, correlation_id=ctx.envelope.correlation_id
@@ -34,5 +36,6 @@ async def on_image_requested(
         failed=report.count("failed"),
         skipped=report.count("skipped"),
         entry_version=report.entry_version,
+        payload_updated=report.payload_updated,
     )
     return []

@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from avs_shared.schema import AnimeEntry
+from avs_shared.schema import AnimeEntry, first_image
 
 # Longer text is truncated by the model anyway (256 tokens); cutting here keeps
 # tokenisation cheap for huge synopses.
@@ -110,15 +110,8 @@ def entry_payload(entry: AnimeEntry) -> dict[str, Any]:
         "system_status": str(entry.system_status),
         "nsfw": bool(entry.nsfw),
         "rating": entry.rating,
-        "image": _first_image(entry),
+        "image": first_image(entry.images),
     }
     if entry.orphaned_at is not None:
         payload["orphaned_at"] = entry.orphaned_at.isoformat()
     return {k: v for k, v in payload.items() if v is not None}
-
-
-def _first_image(entry: AnimeEntry) -> str | None:
-    for url in [*entry.images.covers, *entry.images.posters]:
-        if isinstance(url, str):
-            return url
-    return None

@@ -49,6 +49,29 @@ def url_hash(url: str) -> str:
     return hashlib.sha256(url.encode("utf-8")).hexdigest()
 
 
+ENTRY_IMAGE_FIELDS = ("images", "characters", "version")
+"""The fields of a stored entry that :meth:`DynamoImageMap.apply_images` reads."""
+
+
+@dataclass(frozen=True)
+class AppliedImages:
+    """What :meth:`DynamoImageMap.apply_images` found and did.
+
+    Attributes
+    ----------
+    found:
+        The entry exists.
+    version:
+        Its version after the update; None when nothing changed (or there is no entry).
+    images:
+        Its ``images`` (JSON) as read before the update: still current when nothing changed.
+    """
+
+    found: bool
+    version: int | None = None
+    images: JsonValue | None = None
+
+
 @dataclass(frozen=True)
 class ImageRecord:
     """One URL's entry in the map."""
@@ -258,27 +281,49 @@ class DynamoImageMap:
             The entry's version after the update; None when there is no such entry
             (its commit will resolve the URLs itself) or nothing changed.
         """
+        return (await self.apply_images(entries, anime_id, records)).version
+
+    async def apply_images(
+        self,
+        entries: EntryStore,
+        anime_id: str,
+        records: Mapping[str, ImageRecord] | None = None,
+        *,
+        current: Mapping[str, JsonValue] | None = None,
+    ) -> AppliedImages:
+        """:meth:`apply_to_stored_entry`, telling also whether the entry exists and its images.
+
+        ``current`` is the entry's :data:`ENTRY_IMAGE_FIELDS` projection when the caller has
+        just read it (consistently, after writing the map): the first attempt uses it
+        instead of reading the entry again.
+        """
+        doc: Mapping[str, JsonValue] | None = current
         for _ in range(_UPDATE_ATTEMPTS):
-            doc = await entries.get(anime_id, ["images", "characters", "version"], consistent=True)
             if doc is None:
-                return None
+                doc = await entries.get(anime_id, list(ENTRY_IMAGE_FIELDS), consistent=True)
+                if doc is None:
+                    return AppliedImages(found=False)
             found = records
             if found is None:
                 found = await self.lookup_many([u for _, raw in _doc_slots(doc) if (u := _url_of(raw))])
             changes = self.entry_changes(doc, found)
+            images = doc.get("images")
             if not changes:
-                return None
+                return AppliedImages(found=True, images=images)
             version = doc.get("version")
             expected = int(version) if isinstance(version, int | float) else None
             try:
-                return await self._update(entries, anime_id, changes, expected)
+                new_version = await self._update(entries, anime_id, changes, expected)
             except Conflict:
-                continue  # someone wrote in between: read again, recompute
+                doc = None  # someone wrote in between: read again, recompute
+                continue
             except Permanent:
                 try:
-                    return await self._rewrite(entries, anime_id, found)
+                    new_version = await self._rewrite(entries, anime_id, found)
                 except Conflict:
+                    doc = None
                     continue
+            return AppliedImages(found=True, version=new_version, images=images)
         raise Conflict(
             f"entry {anime_id} kept changing while its images were applied ({_UPDATE_ATTEMPTS} attempts)"
         )

@@ -25,7 +25,15 @@ from avs_shared.schema.details import (
     Trailer,
 )
 from avs_shared.schema.episodes import EpisodeDetail
-from avs_shared.schema.images import ImageItem, ImageKind, ImagePlaceholder, ImageRef, Images, image_urls
+from avs_shared.schema.images import (
+    ImageItem,
+    ImageKind,
+    ImagePlaceholder,
+    ImageRef,
+    Images,
+    first_image,
+    image_urls,
+)
 from avs_shared.schema.offline import (
     AnimeSeason,
     DeadEntries,
@@ -91,6 +99,7 @@ __all__ = [
     "Trailer",
     "UtcDatetime",
     "VoiceActorStaff",
+    "first_image",
     "format_utc_datetime",
     "image_urls",
 ]

@@ -60,6 +60,19 @@ class ImageRef(NamedTuple):
     context: str
 
 
+def first_image(images: Images) -> str | None:
+    """The one image a result list shows for an anime: the first URL among its covers, then
+    among its posters (placeholders of failed images skipped); None if there is none.
+
+    The search payload's ``image`` field is this value (the indexer writes it with the
+    point, the image ingestor updates it when it re-hosts the entry's images).
+    """
+    for item in (*images.covers, *images.posters):
+        if isinstance(item, str):
+            return item
+    return None
+
+
 def image_urls(entry: AnimeEntry) -> list[ImageRef]:
     """Every image URL of ``entry``, in document order, placeholders skipped.
 
