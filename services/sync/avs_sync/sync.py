@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import structlog
+from opentelemetry import trace
 
 from avs_shared.errors import Permanent
 from avs_shared.events import AnimeNew, Envelope, derive_event_id
@@ -38,6 +39,7 @@ from avs_sync.source import FetchedSource, SourceClient, SourceVersion, is_url, 
 from avs_sync.summary import SyncSummary
 
 log = structlog.get_logger(__name__)
+tracer = trace.get_tracer("avs.sync")
 
 Progress = Callable[[str, int, int], None]
 """``(phase, done, total)``; phases ``download`` (bytes), ``scan`` (entries, total 0),
@@ -86,9 +88,29 @@ async def run_sync(
         The download kept failing.
     """
     options = options or SyncOptions()
+    source = options.source or ports.settings.sync_source_url
+    # The root span of every new anime's journey: its anime-new is published inside it,
+    # and the enricher, the review and the indexer continue the trace from there.
+    with tracer.start_as_current_span(
+        "sync", attributes={"avs.sync.source": source, "avs.sync.dry_run": options.dry_run}
+    ) as span:
+        summary = await _sync(ports, options, source, progress)
+        span.set_attributes(
+            {
+                "avs.sync.version": summary.version or "",
+                "avs.sync.new": summary.new,
+                "avs.sync.orphaned": summary.orphaned,
+                "avs.sync.review_requests": summary.review_requests,
+            }
+        )
+        return summary
+
+
+async def _sync(
+    ports: SyncPorts, options: SyncOptions, source: str, progress: Progress | None
+) -> SyncSummary:
     started = time.monotonic()
     settings = ports.settings
-    source = options.source or settings.sync_source_url
     summary = SyncSummary(source=source, dry_run=options.dry_run)
     client = SourceClient(
         attempts=settings.sync_download_attempts,

@@ -316,7 +316,7 @@ class FakeProviders:
     async def _animeschedule(self, request: web.Request) -> web.Response:
         parts = request.path.removeprefix("/api/v3/").strip("/").split("/")
         if parts == ["anime"]:
-            return _json(shapes.schedule_search(request.query.get("q", "")))
+            return _json(shapes.schedule_search(request.query.get("q", ""), self.catalogue.values()))
         anime = self._by("schedule_route", parts[1]) if len(parts) == 2 and parts[0] == "anime" else None
         if anime is None:
             return self._not_found("animeschedule")

@@ -11,6 +11,7 @@ times and ``0001-01-01`` for unknown.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -307,10 +308,11 @@ def schedule_item(a: FakeAnime, *, decoy: bool = False) -> JsonDict:
     }
 
 
-def schedule_search(query: str) -> JsonDict:
+def schedule_search(query: str, catalogue: Iterable[FakeAnime] = CATALOGUE.values()) -> JsonDict:
+    """AnimeSchedule's title search over ``catalogue`` (a fake server's own anime)."""
     words = query.casefold()
     found = []
-    for anime in CATALOGUE.values():
+    for anime in catalogue:
         if anime.schedule_route and words in (anime.title.casefold() + " " + anime.title_english.casefold()):
             found += [schedule_item(anime, decoy=True), schedule_item(anime)]
     return {"page": 1, "totalAmount": len(found), "anime": found}
