@@ -22,6 +22,9 @@ import pytest
 from redis.asyncio import Redis
 
 from avs_api.app import create_app
+from avs_api.bootstrap import ApiResources
+from avs_api.search.params import SearchFilters
+from avs_api.search.service import similar_to
 from avs_api.settings import ApiSettings
 from avs_indexer.indexing import embed_points
 from avs_shared.adapters.aws import AwsClients
@@ -93,6 +96,7 @@ class Stack:
     entries: DynamoEntryStore
     redis: Redis
     cache: RedisCache  # the adapter the indexer's commit deletes keys with
+    resources: ApiResources  # the app's own (for service-level calls)
 
     async def get(self, path: str, **kwargs: Any) -> httpx.Response:
         return await self.client.get(path, **kwargs)
@@ -134,7 +138,8 @@ async def api(
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=transport, base_url="http://api") as c,
     ):
-        yield Stack(c, DynamoEntryStore(aws, objects=S3ObjectStore(aws)), redis, cache)
+        entries = DynamoEntryStore(aws, objects=S3ObjectStore(aws))
+        yield Stack(c, entries, redis, cache, app.state.resources)
     await cache.close()
 
 
@@ -311,7 +316,7 @@ async def test_invalid_fields_are_a_422_json_error_naming_fields(index_stack: St
 
 def ids(response: httpx.Response) -> list[str]:
     assert response.status_code == 200, response.text
-    return [item["id"] for item in response.json()["items"]]
+    return [item["anime_id"] for item in response.json()["items"]]
 
 
 async def test_similar_excludes_the_anchor_and_hides_orphans(index_stack: Stack) -> None:
@@ -320,13 +325,45 @@ async def test_similar_excludes_the_anchor_and_hides_orphans(index_stack: Stack)
     found = ids(response)
     assert ANCHOR not in found and ORPHAN not in found
     assert set(found) == {TWIN, ROMANCE, SPORTS, OLD_MOVIE}
-    assert found[0] == TWIN  # same genres and tags: nearest by the tags vector
+    assert found[0] == TWIN  # same genres and tags, nearly the same text: nearest on both vectors
     body = response.json()
-    assert body["anime_id"] == ANCHOR and body["using"] == "tags"
+    assert body["anime_id"] == ANCHOR and body["using"] == ["tags", "text"]
+    assert body["has_more"] is False and body["sort"] == "relevance"
     first = body["items"][0]
     assert first["title"] == "Steel Pilots Zero" and first["type"] == "TV" and first["year"] == 2015
-    scores = [item["similarity"] for item in body["items"]]
+    assert [item["rank"] for item in body["items"]] == [1, 2, 3, 4]
+    scores = [item["relevance"] for item in body["items"]]
     assert scores == sorted(scores, reverse=True)
+
+
+async def test_the_route_is_the_search_services_similar_to(index_stack: Stack) -> None:
+    """One implementation: the route answers exactly what the agentic "like X" search runs."""
+    for query, filters in [
+        ("limit=50", SearchFilters()),
+        ("limit=3&genre=Drama", SearchFilters(genres_all=["Drama"])),
+        ("limit=50&include_orphaned=true&type=MOVIE", SearchFilters(include_orphaned=True, type=["MOVIE"])),
+    ]:
+        limit = int(query.split("&")[0].removeprefix("limit="))
+        response = await index_stack.get(f"/anime/{ANCHOR}/similar?{query}")
+        served = await similar_to(index_stack.resources, ANCHOR, filters, limit=limit)
+
+        assert response.json() == served.model_dump(mode="json"), query
+
+
+async def test_similar_fuses_the_tags_and_text_neighbours(index_stack: Stack) -> None:
+    fused = await similar_to(index_stack.resources, ANCHOR, SearchFilters(), limit=50)
+    by_tags = await similar_to(index_stack.resources, ANCHOR, SearchFilters(), limit=50, vectors=("tags",))
+    by_text = await similar_to(index_stack.resources, ANCHOR, SearchFilters(), limit=50, vectors=("text",))
+
+    assert (fused.using, by_tags.using, by_text.using) == (["tags", "text"], ["tags"], ["text"])
+    assert (
+        {i.anime_id for i in fused.items}
+        == {i.anime_id for i in by_tags.items}
+        == {TWIN, ROMANCE, SPORTS, OLD_MOVIE}
+    )
+    # RRF: the fused relevance sums reciprocal ranks, it is not the cosine similarity of one vector.
+    assert fused.items[0].relevance != by_tags.items[0].relevance
+    assert fused.items[0].anime_id == by_tags.items[0].anime_id == by_text.items[0].anime_id == TWIN
 
 
 async def test_similar_shows_orphans_when_asked(index_stack: Stack) -> None:
@@ -343,10 +380,15 @@ async def test_similar_shows_orphans_when_asked(index_stack: Stack) -> None:
         ("type=MOVIE&include_orphaned=true", {OLD_MOVIE, ORPHAN}),
         ("type=MOVIE&type=TV", {TWIN, ROMANCE, SPORTS, OLD_MOVIE}),
         ("genre=Drama", {ROMANCE, SPORTS}),
+        ("genre=drama", {ROMANCE, SPORTS}),  # genres match the catalogue's spelling in any case
         ("genre=Drama&genre=Sports", {SPORTS}),
+        ("genre_any=Sports&genre_any=Adventure", {SPORTS, OLD_MOVIE}),
+        ("genre_not=Drama", {TWIN, OLD_MOVIE}),
+        ("tag=cycling", {SPORTS}),
         ("year_from=2012&year_to=2018", {TWIN, ROMANCE}),
         ("year_from=2016", {ROMANCE, SPORTS}),
         ("year_to=2010", {OLD_MOVIE}),
+        ("year=2015", {TWIN}),
         ("genre=Action&type=TV", {TWIN}),
         ("genre=Nonexistent", set()),
     ],
@@ -356,7 +398,12 @@ async def test_similar_respects_filters(index_stack: Stack, query: str, expected
 
 
 async def test_similar_respects_the_limit(index_stack: Stack) -> None:
-    assert ids(await index_stack.get(f"/anime/{ANCHOR}/similar?limit=1")) == [TWIN]
+    one = (await index_stack.get(f"/anime/{ANCHOR}/similar?limit=1")).json()
+    three = (await index_stack.get(f"/anime/{ANCHOR}/similar?limit=3")).json()
+
+    assert [i["anime_id"] for i in one["items"]] == [TWIN] and one["has_more"] is True
+    assert [i["anime_id"] for i in three["items"]][:1] == [TWIN] and len(three["items"]) == 3
+    assert three["has_more"] is True
 
 
 @pytest.mark.parametrize(
@@ -365,8 +412,10 @@ async def test_similar_respects_the_limit(index_stack: Stack) -> None:
         ("limit=0", "limit"),
         ("limit=51", "limit"),
         ("type=SERIES", "type.0"),
-        ("year_from=2020&year_to=2010", "year_from"),
+        ("year_from=2020&year_to=2010", "year_to"),
         ("year_from=abc", "year_from"),
+        ("genre=%20", "genre.0"),
+        ("genres=Drama", "genres"),  # a typo is an error, not an unfiltered answer
     ],
 )
 async def test_similar_rejects_bad_parameters_with_a_422(index_stack: Stack, query: str, field: str) -> None:

@@ -102,7 +102,7 @@ async def cached_json(
     resources: ApiResources,
     *,
     ttl_s: int,
-    compute: Callable[[], Awaitable[dict[str, Any]]],
+    compute: Callable[[], Awaitable[Mapping[str, Any] | bytes]],
     namespace: str = "resp",
 ) -> Response:
     """Serve the JSON of ``compute()`` through the Redis response cache.
@@ -116,8 +116,9 @@ async def cached_json(
     ttl_s:
         Lifetime in Redis, and the ``max-age`` told to clients and the edge cache.
     compute:
-        Builds the body on a miss. Whatever it raises propagates (errors are mapped
-        to JSON by the app's handlers) and nothing is cached.
+        Builds the body on a miss: a JSON object, or its JSON bytes ready to send.
+        Whatever it raises propagates (errors are mapped to JSON by the app's
+        handlers) and nothing is cached.
     namespace:
         Key prefix, to keep unrelated response caches apart.
 
@@ -133,6 +134,7 @@ async def cached_json(
     status = "HIT"
     if body is None:
         status = "MISS"
-        body = dumps(await compute())
+        computed = await compute()
+        body = computed if isinstance(computed, bytes) else dumps(computed)
         await resources.cache.set(key, body, ttl_s=ttl_s)
     return _respond(request, body, max_age=ttl_s, extra={CACHE_STATUS_HEADER: status})

@@ -1,4 +1,4 @@
-"""Lookups by anime id: the full entry (cache-aside), field projections, similar anime.
+"""Lookups by anime id: the full entry (cache-aside) and field projections; list item summaries.
 
 Plain functions that receive their ports; the routes in ``avs_api.routes.anime`` only
 parse parameters and shape HTTP responses.
@@ -17,12 +17,8 @@ Projections
 not cached in Redis: a key per field combination could not be invalidated by the
 commit (it deletes only ``anime:<id>``) and would serve stale data for its TTL.
 
-Similar anime
--------------
-Nearest neighbours of the anchor's stored ``tags`` vector (genres, themes, tags,
-demographics, main characters): "similar to X" means the same *kind* of show, which
-the plot-oriented ``text`` vector answers worse (see ``avs_indexer.documents``). One
-engine request, no embedding at query time, the anchor excluded by the engine.
+Similar anime (``/anime/{anime_id}/similar``) are the search service's
+:func:`avs_api.search.service.similar_to`, the one implementation of "similar to".
 """
 
 from __future__ import annotations
@@ -30,26 +26,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from avs_api.http_cache import dumps
-from avs_shared.errors import NotFound
 from avs_shared.ports.entries import EntryStore, Projected
 from avs_shared.ports.storage import Cache
-from avs_shared.ports.vector import (
-    TAGS_VECTOR,
-    Condition,
-    Hit,
-    Match,
-    MatchAny,
-    Range,
-    SearchFilter,
-    SimilarTo,
-    StatusScope,
-    VectorIndex,
-)
-from avs_shared.schema import AnimeType
 
 ENTRY_KEY_PREFIX = "anime:"
 MAX_FIELDS = 20
@@ -118,6 +99,10 @@ async def entry_json(anime_id: str, *, entries: EntryStore, cache: Cache, ttl_s:
 
 
 def _is_entry_of(raw: bytes, anime_id: str) -> bool:
+    # What entry_json stores starts with the id (the entry's first field): checked without
+    # parsing the whole entry on every hit. Anything else is parsed and checked in full.
+    if raw.startswith(b'{"id":"' + anime_id.encode() + b'",') and raw.endswith(b"}"):
+        return True
     try:
         doc = json.loads(raw)
     except ValueError:
@@ -153,54 +138,3 @@ async def entry_projection(anime_id: str, fields: Sequence[str], *, entries: Ent
         return await entries.get(anime_id, fields=list(fields))
     except ValueError as exc:  # the store's own path checks (e.g. internal names)
         raise InvalidFields(str(exc)) from exc
-
-
-# ----------------------------------------------------------------------------- similar anime
-
-
-@dataclass(frozen=True)
-class SimilarFilters:
-    """Filters of ``/anime/{id}/similar``: any of ``types``, all of ``genres``, a year range."""
-
-    types: tuple[AnimeType, ...] = ()
-    genres: tuple[str, ...] = ()
-    year_from: int | None = None
-    year_to: int | None = None
-    include_orphaned: bool = False
-
-    def search_filter(self) -> SearchFilter:
-        must: list[Condition] = []
-        if self.types:
-            must.append(MatchAny("type", [str(t) for t in self.types]))
-        must.extend(Match("genres", genre) for genre in self.genres)
-        if self.year_from is not None or self.year_to is not None:
-            must.append(Range("year", gte=self.year_from, lte=self.year_to))
-        status = StatusScope.ANY if self.include_orphaned else StatusScope.ACTIVE
-        return SearchFilter(must=must, status=status)
-
-
-async def similar_anime(
-    anime_id: str, *, index: VectorIndex, filters: SimilarFilters, limit: int
-) -> dict[str, Any]:
-    """Anime most similar to ``anime_id`` by their ``tags`` vectors, best first.
-
-    Raises
-    ------
-    NotFound
-        ``anime_id`` is not in the vector index.
-    """
-    try:
-        hits: list[Hit] = await index.search(
-            SimilarTo(point_id=anime_id, using=TAGS_VECTOR),
-            filter=filters.search_filter(),
-            limit=limit,
-            with_payload=list(SUMMARY_FIELDS),
-        )
-    except NotFound as exc:
-        raise NotFound(f"no anime with id {anime_id} in the index; check the id") from exc
-    items = [
-        anime_summary(hit.id, hit.payload, similarity=round(hit.score, 6))
-        for hit in hits
-        if hit.id != anime_id  # the engine excludes the anchor; this keeps the promise regardless
-    ]
-    return {"anime_id": anime_id, "using": TAGS_VECTOR, "items": items}

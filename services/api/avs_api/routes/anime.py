@@ -1,7 +1,8 @@
 """``GET /anime/{anime_id}`` (the entry, or a projection) and ``GET /anime/{anime_id}/similar``.
 
 The entry never touches the vector index, so lookups keep working while it is down;
-Redis down only makes them slower. The logic is in :mod:`avs_api.lookups`.
+Redis down only makes them slower. The logic is in :mod:`avs_api.lookups`; "similar"
+is the search service's :func:`~avs_api.search.service.similar_to`.
 """
 
 from __future__ import annotations
@@ -9,23 +10,23 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from pydantic import Field
 
 from avs_api.deps import Resources
 from avs_api.errors import ApiError
 from avs_api.http_cache import cached_json, json_response
-from avs_api.lookups import (
-    InvalidFields,
-    SimilarFilters,
-    entry_json,
-    entry_projection,
-    parse_fields,
-    similar_anime,
-)
-from avs_shared.schema import AnimeType
+from avs_api.lookups import InvalidFields, entry_json, entry_projection, parse_fields
+from avs_api.query_models import QueryModel
+from avs_api.search.params import SearchFilters
+from avs_api.search.results import SimilarResult
+from avs_api.search.service import similar_to
 
 router = APIRouter(tags=["anime"])
+#: Mounted early: a busy read endpoint is matched first (see ``avs_api.routes``).
+PRIORITY = 1
 
+MAX_SIMILAR = 50
 AnimeId = Annotated[uuid.UUID, Path(description="The anime's id (a UUID).")]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -74,45 +75,43 @@ async def get_anime(
     return json_response(projected, request=request, max_age=settings.entry_max_age_seconds)
 
 
-@router.get("/anime/{anime_id}/similar", responses={**_ERRORS, 503: {"description": "Index down."}})
+class SimilarParams(SearchFilters):
+    """Every query parameter of ``/anime/{anime_id}/similar``: the search filters and a limit."""
+
+    limit: int = Field(default=10, ge=1, le=MAX_SIMILAR, description="How many similar anime (1-50).")
+
+
+SIMILAR = QueryModel(SimilarParams)
+
+
+@router.get(
+    "/anime/{anime_id}/similar",
+    response_model=SimilarResult,
+    openapi_extra=SIMILAR.openapi,
+    responses={
+        **_ERRORS,
+        503: {"description": "The vector index is unavailable; retry after `Retry-After`."},
+    },
+)
 async def get_similar(
     anime_id: AnimeId,
     request: Request,
     resources: Resources,
-    limit: Annotated[int, Query(ge=1, le=50, description="How many similar anime.")] = 10,
-    types: Annotated[
-        list[AnimeType] | None, Query(alias="type", description="Only these types (repeatable, any of).")
-    ] = None,
-    genres: Annotated[
-        list[str] | None,
-        Query(alias="genre", max_length=10, description="Only anime with this genre (repeatable, all of)."),
-    ] = None,
-    year_from: Annotated[int | None, Query(ge=1900, le=2200)] = None,
-    year_to: Annotated[int | None, Query(ge=1900, le=2200)] = None,
-    include_orphaned: Annotated[
-        bool, Query(description="Also list anime that left the source database.")
-    ] = False,
+    params: Annotated[SimilarParams, Depends(SIMILAR)],
 ) -> Response:
-    """Anime like this one (nearest neighbours of its ``tags`` vector), best first, itself excluded."""
-    if year_from is not None and year_to is not None and year_from > year_to:
-        raise ApiError(
-            422,
-            "invalid_request",
-            "the request is invalid; see fields",
-            fields=[{"field": "year_from", "reason": f"year_from {year_from} is after year_to {year_to}"}],
-        )
-    filters = SimilarFilters(
-        types=tuple(dict.fromkeys(types or ())),
-        genres=tuple(dict.fromkeys(g.strip() for g in genres or () if g.strip())),
-        year_from=year_from,
-        year_to=year_to,
-        include_orphaned=include_orphaned,
-    )
-    anime = str(anime_id)
+    """Anime like this one, best first, itself excluded, under any filter of ``/search/structured``.
 
-    async def compute() -> dict[str, Any]:
-        index = await resources.ready_index()
-        return await similar_anime(anime, index=index, filters=filters, limit=limit)
+    Nearest neighbours of its stored ``tags`` vector (what kind of show) and ``text``
+    vector (what it is about), fused with RRF: the same search as the agentic
+    "like <title>". Orphaned anime are hidden unless ``include_orphaned=true``.
+    """
+    filters = SearchFilters.model_construct(
+        **{name: getattr(params, name) for name in SearchFilters.model_fields}
+    )
+
+    async def compute() -> bytes:
+        result = await similar_to(resources, str(anime_id), filters, limit=params.limit)
+        return result.model_dump_json().encode()
 
     return await cached_json(
         request, resources, ttl_s=resources.settings.similar_cache_ttl_seconds, compute=compute

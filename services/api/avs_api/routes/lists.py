@@ -16,6 +16,8 @@ from avs_api.http_cache import cached_json
 from avs_api.lists import ListConfig, ListKind, curated_list, list_page
 
 router = APIRouter(tags=["lists"])
+#: Mounted early: a busy read endpoint is matched first (see ``avs_api.routes``).
+PRIORITY = 2
 
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size.")]
 Offset = Annotated[int, Query(ge=0, le=1000, description="How many list items to skip.")]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import Response
@@ -70,7 +70,34 @@ async def kitsu(path: str, request: Request, proxy: Proxy) -> Response:
     return _response(await proxy.get("kitsu", path, raw_path=_raw_path(request), query=query))
 
 
-@router.post("/anilist", responses={**_ERRORS, 413: {"description": "body too large"}})
+#: The body ``POST /proxy/anilist`` reads (the route reads the raw body itself, to bound its size).
+_GRAPHQL_BODY: dict[str, Any] = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["query"],
+                "properties": {
+                    "query": {"type": "string", "description": "A GraphQL document of queries only."},
+                    "variables": {"type": "object", "description": "Values of the query's variables."},
+                    "operationName": {"type": "string", "description": "Which operation to run."},
+                },
+            },
+            "example": {
+                "query": "query ($id: Int) { Media(id: $id) { id title { romaji } } }",
+                "variables": {"id": 1},
+            },
+        }
+    },
+}
+
+
+@router.post(
+    "/anilist",
+    responses={**_ERRORS, 413: {"description": "body too large"}},
+    openapi_extra={"requestBody": _GRAPHQL_BODY},
+)
 async def anilist(request: Request, proxy: Proxy) -> Response:
     """AniList GraphQL, queries only: ``{"query": "query { Media(id: 1) { id } }", "variables": {}}``."""
     limit = proxy.max_body_bytes

@@ -23,11 +23,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import Field, field_validator
 
 from avs_api.deps import Resources
 from avs_api.http_cache import cached_json
+from avs_api.query_models import QueryModel
 from avs_api.search.params import (
     MAX_QUERY_CHARS,
     Facet,
@@ -41,6 +42,8 @@ from avs_api.search.results import SearchResult
 from avs_api.search.service import semantic_search, structured_search
 
 router = APIRouter(tags=["search"])
+#: Mounted early: a busy read endpoint is matched first (see ``avs_api.routes``).
+PRIORITY = 0
 
 #: Redis response cache lifetime (and Cache-Control max-age) of search responses: the
 #: plan's 5-15 minutes for structured search; a commit becomes visible after at most this.
@@ -57,7 +60,10 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def _filters_of(params: SearchFilters) -> SearchFilters:
-    return SearchFilters.model_validate(params.model_dump(include=set(SearchFilters.model_fields)))
+    """The filters of a route's parameter model (already validated: copied, not validated again)."""
+    return SearchFilters.model_construct(
+        **{name: getattr(params, name) for name in SearchFilters.model_fields}
+    )
 
 
 def _pagination_of(params: Pagination) -> Pagination:
@@ -104,9 +110,15 @@ class SemanticParams(SearchFilters, Pagination):
         return q
 
 
-@router.get("/search/structured", response_model=SearchResult, responses=_RESPONSES)
+STRUCTURED = QueryModel(StructuredParams)
+SEMANTIC = QueryModel(SemanticParams)
+
+
+@router.get(
+    "/search/structured", response_model=SearchResult, responses=_RESPONSES, openapi_extra=STRUCTURED.openapi
+)
 async def search_structured(
-    request: Request, resources: Resources, params: Annotated[StructuredParams, Query()]
+    request: Request, resources: Resources, params: Annotated[StructuredParams, Depends(STRUCTURED)]
 ) -> Response:
     """Browse anime by filters, sorted, with the total count and optional facets.
 
@@ -116,7 +128,7 @@ async def search_structured(
     ``include_orphaned=true``.
     """
 
-    async def compute() -> dict[str, Any]:
+    async def compute() -> bytes:
         result = await structured_search(
             resources,
             _filters_of(params),
@@ -125,16 +137,18 @@ async def search_structured(
             pagination=_pagination_of(params),
             facets=params.facets,
         )
-        return result.model_dump(mode="json")
+        return result.model_dump_json().encode()
 
     return await cached_json(
         request, resources, ttl_s=STRUCTURED_TTL_S, compute=compute, namespace=CACHE_NAMESPACE
     )
 
 
-@router.get("/search/semantic", response_model=SearchResult, responses=_RESPONSES)
+@router.get(
+    "/search/semantic", response_model=SearchResult, responses=_RESPONSES, openapi_extra=SEMANTIC.openapi
+)
 async def search_semantic(
-    request: Request, resources: Resources, params: Annotated[SemanticParams, Query()]
+    request: Request, resources: Resources, params: Annotated[SemanticParams, Depends(SEMANTIC)]
 ) -> Response:
     """Find anime by text: titles in any language, synonyms, plots, kinds of show.
 
@@ -145,11 +159,11 @@ async def search_semantic(
     and ``rank``; they are ranked, not counted (``total`` is null).
     """
 
-    async def compute() -> dict[str, Any]:
+    async def compute() -> bytes:
         result = await semantic_search(
             resources, params.q, _filters_of(params), pagination=_pagination_of(params), mode=params.mode
         )
-        return result.model_dump(mode="json")
+        return result.model_dump_json().encode()
 
     return await cached_json(
         request, resources, ttl_s=SEMANTIC_TTL_S, compute=compute, namespace=CACHE_NAMESPACE

@@ -11,7 +11,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
 from avs_shared.schema.common import AnimeStatus, AnimeType, Season
 
@@ -26,7 +26,8 @@ MAX_LIST_VALUES = 20  # per repeated parameter; more is a client bug, not a sear
 MAX_CURSOR_CHARS = 1024
 
 Year = Annotated[int, Field(ge=1900, le=2100)]
-Term = Annotated[str, Field(min_length=1, max_length=100)]
+# Stripped before the length check, so a value of only spaces (any Unicode space) is a 422.
+Term = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 
 
 class Sort(StrEnum):
@@ -172,7 +173,7 @@ class SearchFilters(BaseModel):
     @field_validator("tags_all", "tags_any", "tags_exclude")
     @classmethod
     def _lower_tags(cls, tags: list[str]) -> list[str]:
-        return [t.strip().lower() for t in tags]
+        return [t.lower() for t in tags]
 
     # Cross-field checks are field validators (not a model validator) so that the
     # error names the offending field: ``year_to``, not the whole model.

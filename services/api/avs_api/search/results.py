@@ -109,3 +109,13 @@ class SearchResult(BaseModel):
     facets: dict[str, list[FacetBucket]] | None = Field(
         default=None, description="Value counts under the current filter, for the facets asked for."
     )
+
+
+class SimilarResult(SearchResult):
+    """Anime like one anime (``GET /anime/{anime_id}/similar``), best first, the anchor excluded."""
+
+    anime_id: str = Field(description="The anime the others are similar to.")
+    using: list[str] = Field(
+        description="Its stored vectors the others are compared with; the neighbour lists of each are "
+        "fused with RRF (`relevance`)."
+    )
