@@ -49,6 +49,10 @@ REGISTRY: dict[str, Benchmark] = {
         quick={"n": 2_000, "server_n": 1_000, "budget_s": 2.0},
         about="the Qdrant Edge and qdrant-client local-mode adapters: upserts and queries",
     ),
+    "search_quality": Benchmark(
+        "bench.search_quality",
+        about="recall@10 and MRR of dense, BM25 and hybrid search on the labelled sample queries",
+    ),
     "sync": Benchmark(
         "bench.sync",
         full={"n": 40_000},
