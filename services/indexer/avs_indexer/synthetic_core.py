@@ -195,6 +195,8 @@ def build_core(seed: int, index: int, rng: FastRandom) -> Core:
             sources.append(prefix + b62(number * 1_000_000_007, 9))
         else:
             sources.append(f"{prefix}{number}")
+    if not sources:  # every record of the offline database has at least one source
+        sources.append(f"https://anilist.co/anime/{perm(seed, 'anilist', index) + 1}")
     synonyms = [text.macronize(title.romaji), title.english, title.japanese]
     if rng.random() < 0.3:
         synonyms.append("".join(w[0] for w in title.romaji.split() if w[0].isupper()))
