@@ -21,7 +21,7 @@ def api_settings(redis_url: str, data_dir: Path | None = None, **extra: object) 
     return ApiSettings(
         service_name="avs-api-test",
         redis_url=redis_url,
-        ready_timeout_seconds=2.0,
+        ready_timeout_seconds=10.0,  # generous: a loaded CI machine must not make a dependency "down"
         data_dir=data_dir or Path(tempfile.mkdtemp(prefix="avs-api-")),
         **extra,
     )

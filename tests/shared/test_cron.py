@@ -9,7 +9,14 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from avs_shared.runtime.cron import LocalCron, next_fire, parse
-from avs_shared.topology import S_CURATED_LISTS, S_DAILY_EPISODES, S_WEEKLY_SNAPSHOT, S_WEEKLY_SYNC, TOPOLOGY
+from avs_shared.topology import (
+    S_CURATED_LISTS,
+    S_DAILY_EPISODES,
+    S_REVIEW_HEARTBEAT,
+    S_WEEKLY_SNAPSHOT,
+    S_WEEKLY_SYNC,
+    TOPOLOGY,
+)
 
 
 def utc(*args: int) -> datetime:
@@ -241,6 +248,7 @@ def test_next_fires_reports_each_schedule() -> None:
         S_DAILY_EPISODES: utc(2024, 5, 16, 0, 5),
         S_WEEKLY_SNAPSHOT: utc(2024, 5, 19, 3),
         S_CURATED_LISTS: utc(2024, 5, 16, 0),
+        S_REVIEW_HEARTBEAT: utc(2024, 5, 15, 18),
     }
 
 
