@@ -3,18 +3,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import sys
-
 from avs_enricher.bootstrap import all_specs
 from avs_enricher.ports import open_enricher_ports
 from avs_enricher.settings import EnricherSettings
-from avs_shared.errors import ConfigurationError
-from avs_shared.runtime.logging import configure_logging
+from avs_shared.runtime.service_main import run_service
 from avs_shared.runtime.signals import stop_on_signals
-from avs_shared.runtime.tracing import configure_tracing, shutdown_tracing
 from avs_shared.runtime.worker import Worker
-from avs_shared.settings import load_settings
 
 
 async def serve(settings: EnricherSettings) -> None:
@@ -32,17 +26,7 @@ async def serve(settings: EnricherSettings) -> None:
 
 
 def main() -> None:
-    try:
-        settings = load_settings(EnricherSettings)
-    except ConfigurationError as exc:
-        print(f"avs-enricher: {exc}", file=sys.stderr)
-        raise SystemExit(2) from exc
-    configure_logging(settings)
-    configure_tracing(settings.service_name)
-    try:
-        asyncio.run(serve(settings))
-    finally:
-        shutdown_tracing()
+    run_service("avs-enricher", EnricherSettings, serve)
 
 
 if __name__ == "__main__":
