@@ -16,9 +16,8 @@ import json
 import random
 import re
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote, urlencode
 
@@ -37,6 +36,7 @@ from avs_api.proxy.graphql import GraphQLRejected, check_query_only
 from avs_api.proxy.providers import Provider, providers
 from avs_api.proxy.upstream import UpstreamClient, UpstreamResponse
 from avs_shared.adapters.redis_limits import RedisLimits
+from avs_shared.http_headers import rate_limit_reset_s, retry_after_s
 from avs_shared.ports.storage import Cache
 
 if TYPE_CHECKING:
@@ -150,12 +150,14 @@ class ProxyService:
     async def _answer(self, provider: Provider, key: str, response: UpstreamResponse) -> Proxied:
         status = response.status
         if status == 429:
-            wait = min(_retry_after(response.headers) or _DEFAULT_BLOCK_S, _MAX_BLOCK_S)
+            wait = min(retry_after_s(response.headers) or _DEFAULT_BLOCK_S, _MAX_BLOCK_S)
             await self._limits.block(provider.name, wait)
             log.warning("proxy.upstream_rate_limited", provider=provider.name, blocked_for_s=wait)
             raise upstream_rate_limited(provider.name, wait)
         if response.headers.get("x-ratelimit-remaining", "").strip() == "0":
-            wait = min(_retry_after(response.headers) or _reset_in(response.headers) or 60.0, _MAX_BLOCK_S)
+            wait = min(
+                retry_after_s(response.headers) or rate_limit_reset_s(response.headers) or 60.0, _MAX_BLOCK_S
+            )
             await self._limits.block(provider.name, wait)
             log.info("proxy.upstream_budget_spent", provider=provider.name, blocked_for_s=wait)
         if status >= 500:
@@ -195,28 +197,6 @@ def _small_json(body: bytes) -> Any | None:
         return json.loads(body)
     except ValueError:
         return None
-
-
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    value = str(headers.get("retry-after", "")).strip()
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            seconds = parsedate_to_datetime(value).timestamp() - time.time()
-        except (TypeError, ValueError):
-            return None
-    return seconds if seconds > 0 else None
-
-
-def _reset_in(headers: Mapping[str, str]) -> float | None:
-    try:
-        seconds = float(headers.get("x-ratelimit-reset", "")) - time.time()
-    except ValueError:
-        return None
-    return seconds if seconds > 0 else None
 
 
 @contextlib.asynccontextmanager

@@ -19,7 +19,6 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import NoReturn, Self
 
@@ -28,6 +27,7 @@ import structlog
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from avs_shared.adapters.redis_limits import RedisLimits, Window
+from avs_shared.http_headers import rate_limit_reset_s, retry_after_s
 from avs_shared.ports.storage import Cache
 from avs_shared.runtime.metrics import record_provider_call, record_throttle
 
@@ -238,7 +238,7 @@ class ProviderHttp:
         return bytes(content)
 
     async def _reject(self, provider: ProviderLimits, status: int, headers: Mapping[str, str]) -> NoReturn:
-        wait = _retry_after(headers)
+        wait = retry_after_s(headers)
         if status == 429 or (status == 503 and wait is not None):
             block = min(wait or _DEFAULT_BLOCK_S, _MAX_BLOCK_S)
             await self._limits.block(provider.name, block)
@@ -268,7 +268,7 @@ class ProviderHttp:
         """AniList (and others) announce an empty budget before they answer 429: pause then."""
         if headers.get("X-RateLimit-Remaining", "").strip() != "0":
             return
-        wait = _retry_after(headers) or _reset_in(headers) or _DEFAULT_BLOCK_S
+        wait = retry_after_s(headers) or rate_limit_reset_s(headers) or _DEFAULT_BLOCK_S
         await self._limits.block(provider.name, min(wait, _MAX_BLOCK_S))
         log.info("provider.budget_spent", provider=provider.name, blocked_for_s=wait)
 
@@ -293,25 +293,3 @@ class ProviderHttp:
                 )
             # A little jitter so the waiters of many processes do not collide again.
             await asyncio.sleep(decision.retry_after_s + random.uniform(0.0, 0.05))
-
-
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    value = str(headers.get("Retry-After", "")).strip()
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            seconds = parsedate_to_datetime(value).timestamp() - time.time()
-        except (TypeError, ValueError):
-            return None
-    return seconds if seconds > 0 else None
-
-
-def _reset_in(headers: Mapping[str, str]) -> float | None:
-    try:
-        seconds = float(headers.get("X-RateLimit-Reset", "")) - time.time()
-    except ValueError:
-        return None
-    return seconds if seconds > 0 else None
