@@ -15,7 +15,7 @@ import json
 import os
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -24,6 +24,7 @@ import pytest
 from avs_shared.adapters.aws import AwsClients
 from avs_shared.adapters.provision import Provisioner
 from avs_shared.embedded.processes import MotoServer, RedisServer, free_port
+from avs_shared.events import Envelope
 from avs_shared.settings import ServiceSettings
 from avs_shared.topology import TOPOLOGY
 
@@ -162,3 +163,38 @@ async def provisioned(moto_server: MotoServer, aws: AwsClients) -> Provisioner:
     provisioner = Provisioner(aws, TOPOLOGY, infra_dir=INFRA)
     await provisioner.provision()
     return provisioner
+
+
+# ----------------------------------------------------------------------------- queues
+
+Drain = Callable[[str], Awaitable[list[Envelope]]]
+
+
+def envelope_of(body: str) -> Envelope:
+    """The envelope an SQS message body carries (an SNS notification or a direct send)."""
+    doc = json.loads(body)
+    if isinstance(doc, dict) and doc.get("Type") == "Notification":  # SNS -> SQS, raw delivery off
+        return Envelope.from_json(doc["Message"])
+    return Envelope.from_json(body)
+
+
+@pytest.fixture
+def drain(aws: AwsClients) -> Drain:
+    """Receive and delete every visible message of a queue; the envelopes they carry."""
+
+    async def run(queue: str) -> list[Envelope]:
+        sqs = await aws.client("sqs")
+        url = (await sqs.get_queue_url(QueueName=queue))["QueueUrl"]
+        found: list[Envelope] = []
+        while True:
+            resp = await sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+            batch = resp.get("Messages", [])
+            if not batch:
+                return found
+            found.extend(envelope_of(m["Body"]) for m in batch)
+            await sqs.delete_message_batch(
+                QueueUrl=url,
+                Entries=[{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(batch)],
+            )
+
+    return run

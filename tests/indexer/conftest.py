@@ -33,7 +33,6 @@ from avs_shared.adapters.provision import Provisioner
 from avs_shared.adapters.redis_cache import RedisCache
 from avs_shared.adapters.s3 import S3ObjectStore
 from avs_shared.adapters.vector.edge import EdgeVectorIndex
-from avs_shared.events import Envelope
 from avs_shared.runtime import build_runtime
 from avs_shared.schema import AnimeEntry
 from avs_shared.settings import ServiceSettings
@@ -42,7 +41,6 @@ from avs_shared.topology import BUCKET
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 OpenPorts = Callable[[Path], Awaitable[IndexerPorts]]
-Drain = Callable[[str], Awaitable[list[Envelope]]]
 ScanTable = Callable[[str], Awaitable[list[dict[str, Any]]]]
 ListKeys = Callable[[str], Awaitable[list[str]]]
 
@@ -145,35 +143,6 @@ def sample_by_title(sample_entries: list[AnimeEntry]) -> dict[str, AnimeEntry]:
 
 
 # ----------------------------------------------------------------------------- inspecting the stack
-
-
-def _envelope_of(body: str) -> Envelope:
-    doc = json.loads(body)
-    if isinstance(doc, dict) and doc.get("Type") == "Notification":  # SNS -> SQS, raw delivery off
-        return Envelope.from_json(doc["Message"])
-    return Envelope.from_json(body)
-
-
-@pytest.fixture
-def drain(aws: AwsClients) -> Drain:
-    """Receive and delete every visible message of a queue; the envelopes they carry."""
-
-    async def run(queue: str) -> list[Envelope]:
-        sqs = await aws.client("sqs")
-        url = (await sqs.get_queue_url(QueueName=queue))["QueueUrl"]
-        found: list[Envelope] = []
-        while True:
-            resp = await sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
-            batch = resp.get("Messages", [])
-            if not batch:
-                return found
-            found.extend(_envelope_of(message["Body"]) for message in batch)
-            await sqs.delete_message_batch(
-                QueueUrl=url,
-                Entries=[{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(batch)],
-            )
-
-    return run
 
 
 @pytest.fixture

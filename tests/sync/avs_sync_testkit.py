@@ -201,35 +201,6 @@ async def recorded_version(aws: AwsClients) -> str | None:
 
 
 # ----------------------------------------------------------------------------- inspecting
-def envelope_of(body: str) -> Envelope:
-    doc = json.loads(body)
-    if isinstance(doc, dict) and doc.get("Type") == "Notification":  # SNS -> SQS, raw delivery off
-        return Envelope.from_json(doc["Message"])
-    return Envelope.from_json(body)
-
-
-@pytest.fixture
-def drain(aws: AwsClients) -> Drain:
-    """Receive and delete every visible message of a queue; the envelopes they carry."""
-
-    async def run(queue: str) -> list[Envelope]:
-        sqs = await aws.client("sqs")
-        url = (await sqs.get_queue_url(QueueName=queue))["QueueUrl"]
-        found: list[Envelope] = []
-        while True:
-            resp = await sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
-            batch = resp.get("Messages", [])
-            if not batch:
-                return found
-            found.extend(envelope_of(m["Body"]) for m in batch)
-            await sqs.delete_message_batch(
-                QueueUrl=url,
-                Entries=[{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(batch)],
-            )
-
-    return run
-
-
 async def raw_item(aws: AwsClients, table: str, key: str) -> dict[str, Any] | None:
     ddb = await aws.client("dynamodb")
     resp = await ddb.get_item(TableName=table, Key={"anime_id": {"S": key}}, ConsistentRead=True)

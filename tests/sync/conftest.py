@@ -1,7 +1,6 @@
 """Fixtures of the sync's tests; they and the helpers live in ``avs_sync_testkit``."""
 
 from avs_sync_testkit import (  # noqa: F401  (fixtures are found by name)
-    drain,
     github,
     make_ports,
     offline,
