@@ -6,27 +6,15 @@ from __future__ import annotations
 from avs_enricher.bootstrap import all_specs
 from avs_enricher.ports import open_enricher_ports
 from avs_enricher.settings import EnricherSettings
-from avs_shared.runtime.service_main import run_service
-from avs_shared.runtime.signals import stop_on_signals
-from avs_shared.runtime.worker import Worker
-
-
-async def serve(settings: EnricherSettings) -> None:
-    stop = stop_on_signals()
-    async with open_enricher_ports(settings) as ports:
-        worker = Worker(
-            all_specs(ports),
-            aws=ports.aws,
-            settings=settings,
-            publisher=ports.publisher,
-            idempotency=ports.idempotency,
-            claim_check=ports.claim_check,
-        )
-        await worker.run(stop)
+from avs_shared.runtime.service_main import run_service, serve_workers
 
 
 def main() -> None:
-    run_service("avs-enricher", EnricherSettings, serve)
+    run_service(
+        "avs-enricher",
+        EnricherSettings,
+        lambda settings: serve_workers(settings, open_enricher_ports, all_specs),
+    )
 
 
 if __name__ == "__main__":
