@@ -4,6 +4,7 @@ pages, orphans, errors; and the service layer's ``similar_to`` and query-embeddi
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -12,10 +13,12 @@ from numpy.typing import NDArray
 
 from avs_api.bootstrap import ApiResources
 from avs_api.search.params import Pagination, SearchFilters, SearchMode
-from avs_api.search.service import query_vector, semantic_search, similar_to
+from avs_api.search.results import ITEM_FIELDS
+from avs_api.search.service import HYBRID, query_vector, ranked_hits, semantic_search, similar_to
 from avs_api.search.titles import title_key
 from avs_shared.adapters.embedding import MiniLMEmbedder
 from avs_shared.errors import NotFound
+from avs_shared.ports.vector import SearchFilter
 
 PATH = "/search/semantic"
 TITLE_KINDS = ("title_english", "title_romaji", "synonym", "title_japanese")
@@ -41,6 +44,29 @@ async def test_every_labelled_title_query_finds_its_anime_first(
             misses.append((query["kind"], query["query"], first["title"]))
         assert first["rank"] == 1
     assert misses == []
+
+
+async def test_a_named_anime_outside_the_fused_page_is_pinned_with_its_list_payload(
+    search_api: Any, labelled_queries: list[dict[str, Any]]
+) -> None:
+    """One hit per page: the fused ranking alone often puts another anime first, so the pinned
+    anime must come from the names probe, with the same list fields as every other hit."""
+    index = await search_api.resources.ready_index()
+    unpinned = replace(HYBRID, pin_exact_titles=False)
+    fields = list(ITEM_FIELDS)
+    outside = 0
+    for query in (q for q in labelled_queries if q["kind"] in TITLE_KINDS):
+        text, flt = query["query"], SearchFilter()
+        fused = await ranked_hits(
+            search_api.resources, index, text, flt, mode=SearchMode.HYBRID, limit=1, tuning=unpinned
+        )
+        [hit] = await ranked_hits(search_api.resources, index, text, flt, mode=SearchMode.HYBRID, limit=1)
+        assert hit.id in query["relevant"], text
+        [stored] = await index.get([hit.id])
+        assert hit.payload == {f: v for f, v in stored.payload.items() if f in fields}, text
+        assert hit.score == fused[0].score  # ranked first, it shows the best fused relevance
+        outside += fused[0].id != hit.id
+    assert outside > 0  # some pinned anime were not on the fused page at all
 
 
 @pytest.mark.parametrize(

@@ -269,6 +269,18 @@ class IndexHealth:
 WithPayload: TypeAlias = bool | Sequence[str]
 
 
+@dataclass(frozen=True, slots=True)
+class Search:
+    """One search of a :meth:`VectorIndex.search_many` batch: the arguments of ``search``."""
+
+    query: SearchQuery
+    filter: SearchFilter | None = None
+    limit: int = 10
+    offset: int = 0
+    score_threshold: float | None = None
+    with_payload: WithPayload = True
+
+
 class VectorIndex(Protocol):
     """The vector collection (``anime``): points, search, structured reads.
 
@@ -320,6 +332,15 @@ class VectorIndex(Protocol):
         with_payload: WithPayload = True,
     ) -> list[Hit]:
         """Dense, sparse, hybrid (RRF) or similar-to-point search under ``filter``."""
+        ...
+
+    async def search_many(self, searches: Sequence[Search]) -> list[list[Hit]]:
+        """Several independent searches, one result list each, in order.
+
+        Each list is exactly what ``search(**fields of that Search)`` returns. An
+        engine that can plan them as one batch does (one pass over its segments, one
+        round trip), which costs less than the searches one by one.
+        """
         ...
 
     async def scroll(

@@ -10,6 +10,7 @@ compared after :func:`title_key` normalisation) to rank 1.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -22,10 +23,12 @@ NAME_FIELDS: tuple[str, ...] = ("title", "title_english", "title_japanese", "syn
 PIN_CANDIDATES = 5
 
 
+@functools.lru_cache(maxsize=1 << 14)
 def title_key(text: str) -> str:
     """Case, width and punctuation-insensitive form of a name: ``"Your Name."`` → ``"yourname"``.
 
-    Letters and digits of every script are kept (``進撃の巨人`` stays as it is).
+    Letters and digits of every script are kept (``進撃の巨人`` stays as it is). Cached: every
+    hybrid search compares the names of its few best title matches, and popular names recur.
     """
     return "".join(ch for ch in unicodedata.normalize("NFKC", text).casefold() if ch.isalnum())
 

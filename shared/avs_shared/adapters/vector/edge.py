@@ -41,6 +41,7 @@ from avs_shared.ports.vector import (
     OrderBy,
     Page,
     Payload,
+    Search,
     SearchFilter,
     SearchQuery,
     SimilarTo,
@@ -58,6 +59,7 @@ from .model import (
     canonical_id,
     canonical_ids,
     check_facet_field,
+    first_fetch,
     payload_selector,
     prepare_points,
     resolve_sparse,
@@ -273,6 +275,48 @@ class EdgeVectorIndex:
             return [codec.to_hit(p, p.score, with_payload) for p in points]
 
         return await tie_stable_page(fetch, offset=offset, limit=limit)
+
+    async def search_many(self, searches: Sequence[Search]) -> list[list[Hit]]:
+        """The searches' first fetches go to the engine as one ``query_batch`` (one thread hop, one
+        planned pass over the segments); only a page whose last place is tied to the end of
+        what was fetched asks again, on its own, as ``search`` would."""
+        shard = self._open_shard()
+        builds: list[Callable[[int], qe.QueryRequest] | None] = []
+        for s in searches:
+            query, clause = s.query, lower(s.filter)
+            if isinstance(query, SimilarTo):
+                query, clause = await self._resolve_similar(query, clause)
+            builds.append(
+                codec.search_request(
+                    resolve_sparse(query, self._encoder),
+                    codec.to_filter(clause),
+                    s.score_threshold,
+                    payload_selector(s.with_payload),
+                )
+            )
+        sizes = [first_fetch(offset=s.offset, limit=s.limit) for s in searches]
+        batched = [(i, build(sizes[i])) for i, build in enumerate(builds) if build is not None]
+        first: dict[int, list[qe.ScoredPoint]] = {}
+        if batched:
+            request = qe.QueryBatchRequest([r for _, r in batched])
+            answers = await self._run("search", lambda: shard.query_batch(request))
+            first = {i: points for (i, _), points in zip(batched, answers, strict=True)}
+
+        async def page(i: int, s: Search, build: Callable[[int], qe.QueryRequest]) -> list[Hit]:
+            async def fetch(n: int) -> list[Hit]:
+                if n == sizes[i] and i in first:
+                    points = first.pop(i)
+                else:
+                    request = build(n)
+                    points = await self._run("search", lambda: shard.query(request))
+                return [codec.to_hit(p, p.score, s.with_payload) for p in points]
+
+            return await tie_stable_page(fetch, offset=s.offset, limit=s.limit)
+
+        results: list[list[Hit]] = []
+        for i, (s, build) in enumerate(zip(searches, builds, strict=True)):
+            results.append([] if build is None else await page(i, s, build))
+        return results
 
     async def _resolve_similar(self, query: SimilarTo, clause: Clause) -> tuple[DenseQuery, Clause]:
         shard, anchor = self._open_shard(), canonical_id(query.point_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable, Sequence
 
@@ -148,7 +149,10 @@ def to_sparse(sv: SparseVector) -> qe.SparseVector:
     return qe.SparseVector(list(sv.indices), list(sv.values))
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def point_id(raw: object) -> str:
+    """The canonical id of an engine id. Cached: every search hit needs one, the same ids come
+    back again and again, and parsing a UUID costs more than the rest of the hit's conversion."""
     return str(raw) if isinstance(raw, uuid.UUID) else str(uuid.UUID(str(raw)))
 
 

@@ -206,6 +206,11 @@ _TIE_SLACK = 16
 _TIE_MAX_FETCH = 10_000
 
 
+def first_fetch(*, offset: int, limit: int) -> int:
+    """How many hits :func:`tie_stable_page` asks ``fetch`` for first (a batch can fetch them ahead)."""
+    return offset + limit + _TIE_SLACK
+
+
 async def tie_stable_page(
     fetch: Callable[[int], Awaitable[list[Hit]]], *, offset: int, limit: int
 ) -> list[Hit]:
@@ -217,7 +222,7 @@ async def tie_stable_page(
     the same on both engines (and stable between calls).
     """
     want = offset + limit
-    n = want + _TIE_SLACK
+    n = first_fetch(offset=offset, limit=limit)
     while True:
         hits = sort_hits(await fetch(n))
         if len(hits) < n or want == 0 or n >= _TIE_MAX_FETCH or len(hits) < want:

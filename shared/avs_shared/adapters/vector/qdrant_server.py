@@ -27,6 +27,7 @@ from avs_shared.ports.vector import (
     OrderBy,
     Page,
     Payload,
+    Search,
     SearchFilter,
     SearchQuery,
     SimilarTo,
@@ -244,6 +245,24 @@ class QdrantServerVectorIndex:
             return [codec.to_hit(p, p.score, with_payload) for p in response.points]
 
         return await tie_stable_page(fetch, offset=offset, limit=limit)
+
+    async def search_many(self, searches: Sequence[Search]) -> list[list[Hit]]:
+        """The searches concurrently, each exactly as :meth:`search` runs it."""
+        return list(
+            await asyncio.gather(
+                *(
+                    self.search(
+                        s.query,
+                        filter=s.filter,
+                        limit=s.limit,
+                        offset=s.offset,
+                        score_threshold=s.score_threshold,
+                        with_payload=s.with_payload,
+                    )
+                    for s in searches
+                )
+            )
+        )
 
     async def _resolve_similar(self, query: SimilarTo, clause: Clause) -> tuple[DenseQuery, Clause]:
         anchor = canonical_id(query.point_id)

@@ -27,6 +27,7 @@ from avs_shared.ports.vector import (
     MatchText,
     OrderBy,
     Range,
+    Search,
     SearchFilter,
     SimilarTo,
     SparseQuery,
@@ -349,6 +350,44 @@ async def test_sparse_scores_are_bm25_with_idf_over_live_points(
 
 async def test_sparse_query_without_tokens_finds_nothing(index: VectorIndex) -> None:
     assert await index.search(SparseQuery(text="!!! ・ ..."), limit=5) == []
+
+
+async def test_search_many_answers_each_search_as_search_does(
+    index: VectorIndex, points: list[VectorPoint]
+) -> None:
+    searches = [
+        Search(
+            HybridQuery(
+                dense=[DenseQuery(points[7].vectors["text"]), DenseQuery(points[2].vectors["tags"], "tags")],
+                sparse=SparseQuery(text="Kimetsu no Kyojin"),
+                candidates=8,
+                rrf_k=5,
+            ),
+            filter=FILTERS["combined"],
+            limit=4,
+            with_payload=["title"],
+        ),
+        Search(SparseQuery(text="Silent Ocean no 巨人"), limit=3, offset=1, with_payload=False),
+        Search(SparseQuery(text="!!! ・ ..."), limit=5),  # no tokens: nothing to ask the engine
+        Search(DenseQuery(points[5].vectors["text"]), filter=FILTERS["must-not"], limit=6),
+        Search(SimilarTo(points[8].id), limit=2, score_threshold=0.0),
+    ]
+    many = await index.search_many(searches)
+    assert len(many) == len(searches)
+    for s, got in zip(searches, many, strict=True):
+        alone = await index.search(
+            s.query,
+            filter=s.filter,
+            limit=s.limit,
+            offset=s.offset,
+            score_threshold=s.score_threshold,
+            with_payload=s.with_payload,
+        )
+        assert [(h.id, h.payload) for h in got] == [(h.id, h.payload) for h in alone], s.query
+        assert [h.score for h in got] == pytest.approx([h.score for h in alone], rel=1e-6)
+    assert many[2] == [] and len(many[0]) == 4 and many[0][0].payload is not None
+    assert set(many[0][0].payload) <= {"title"}
+    assert await index.search_many([]) == []
 
 
 async def _reference_rrf(
