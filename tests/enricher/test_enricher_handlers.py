@@ -136,7 +136,7 @@ async def test_anime_new_end_to_end_through_the_worker(
 
     [image_message] = await drain(Q_IMAGE_REQUESTED)
     images = ImageRequested.model_validate(
-        json.loads(json.loads(image_message["body"])["Message"])["payload"]
+        json.loads(image_message["body"])["payload"]  # raw delivery: the envelope itself
     )
     assert images.anime_id == STARLIGHT_ID
     assert {i.kind for i in images.images} == {"cover", "poster", "banner", "character"}

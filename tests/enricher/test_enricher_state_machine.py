@@ -117,13 +117,12 @@ async def test_approval_publishes_entry_approved_and_keeps_the_lock_for_the_inde
 
     assert (await finished(aws, arn))["status"] == "SUCCEEDED"
     [delivered] = await drain(Q_INDEXER_ENTRY_APPROVED)
-    notification = json.loads(delivered["body"])
-    envelope = Envelope.from_json(notification["Message"])
+    envelope = Envelope.from_json(delivered["body"])  # raw delivery: the envelope itself
     assert envelope.event_type == "entry-approved" and envelope.payload is not None
     assert envelope.payload["entry_ref"] == f"staging/approved/{name}.json"
     assert envelope.trace.traceparent == TRACE["traceparent"], "the approval continues the enricher's trace"
-    assert notification["MessageAttributes"]["event_type"]["Value"] == "entry-approved"
-    assert notification["MessageAttributes"]["correlation_id"]["Value"] == "corr-1"
+    assert delivered["attributes"]["event_type"]["StringValue"] == "entry-approved"
+    assert delivered["attributes"]["correlation_id"]["StringValue"] == "corr-1"
     assert await lock_item(aws) is not None, "the indexer releases it after the commit"
 
 

@@ -58,3 +58,27 @@ async def test_inspect_reports_a_missing_queue(provisioned: Provisioner, aws: Aw
     assert "review-requests-dlq" in rows[("sqs", "review-requests")].detail
     report = await provisioned.provision()
     assert "sqs:review-requests-dlq" in report.created
+
+
+async def test_every_subscription_delivers_raw_and_provision_repairs_a_wrapped_one(
+    provisioned: Provisioner, aws: AwsClients
+) -> None:
+    sns = await aws.client("sns")
+    subs = (await sns.list_subscriptions())["Subscriptions"]
+    ours = {s["Endpoint"].rsplit(":", 1)[-1]: s["SubscriptionArn"] for s in subs}
+    assert {sub.queue for sub in TOPOLOGY.subscriptions} <= set(ours)
+    for sub in TOPOLOGY.subscriptions:
+        attrs = (await sns.get_subscription_attributes(SubscriptionArn=ours[sub.queue]))["Attributes"]
+        assert attrs["RawMessageDelivery"] == "true"
+
+    # Someone turned raw delivery off by hand: the next provision turns it back on.
+    victim = TOPOLOGY.subscriptions[0]
+    await sns.set_subscription_attributes(
+        SubscriptionArn=ours[victim.queue], AttributeName="RawMessageDelivery", AttributeValue="false"
+    )
+    report = await provisioned.provision()
+
+    label = f"sns-sub:{victim.topic}->{victim.queue}"
+    assert report.updated == [label] and report.created == []
+    attrs = (await sns.get_subscription_attributes(SubscriptionArn=ours[victim.queue]))["Attributes"]
+    assert attrs["RawMessageDelivery"] == "true"

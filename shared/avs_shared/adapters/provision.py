@@ -186,8 +186,19 @@ class Provisioner:
         sns = await self._aws.client("sns")
         subs = await self._subscriptions(topic_arn)
         label = f"sns-sub:{topic_arn.rsplit(':', 1)[-1]}->{queue_arn.rsplit(':', 1)[-1]}"
-        if any(s.get("Endpoint") == queue_arn and s.get("Protocol") == "sqs" for s in subs):
-            report.unchanged.append(label)
+        wanted = "true" if raw else "false"
+        for sub in subs:
+            if sub.get("Endpoint") != queue_arn or sub.get("Protocol") != "sqs":
+                continue
+            arn = sub["SubscriptionArn"]
+            got = await sns.get_subscription_attributes(SubscriptionArn=arn)
+            if got.get("Attributes", {}).get("RawMessageDelivery", "false") == wanted:
+                report.unchanged.append(label)
+            else:
+                await sns.set_subscription_attributes(
+                    SubscriptionArn=arn, AttributeName="RawMessageDelivery", AttributeValue=wanted
+                )
+                report.updated.append(label)
             return
         await sns.subscribe(
             TopicArn=topic_arn,

@@ -48,7 +48,7 @@ async def test_a_1mb_payload_travels_by_claim_check_end_to_end(kit: Kit) -> None
     )
     (raw,) = resp["Messages"]
     assert len(raw["Body"].encode()) < SNS_LIMIT
-    wire = Envelope.from_json(json.loads(raw["Body"])["Message"])
+    wire = Envelope.from_json(raw["Body"])  # raw delivery: the envelope itself
     assert wire.payload is None
     assert wire.payload_ref == f"staging/claims/{env.event_id}.json"
     assert await S3ObjectStore(kit.aws).head(wire.payload_ref) is not None
@@ -101,13 +101,14 @@ async def test_the_trace_context_survives_sns_to_sqs_and_continues_into_follow_u
     assert follow.parent is not None and follow.parent.span_id == handler.context.span_id
 
     (msg,) = await kit.drain_queue(Q_IMAGE_REQUESTED)
-    note = json.loads(msg["Body"])
-    wire = Envelope.from_json(note["Message"])
-    assert wire.trace.traceparent == note["MessageAttributes"]["traceparent"]["Value"]
+    # Raw delivery: the envelope is the body, the SNS message attributes are SQS ones.
+    wire = Envelope.from_json(msg["Body"])
+    attributes = {k: v["StringValue"] for k, v in msg["MessageAttributes"].items()}
+    assert wire.trace.traceparent == attributes["traceparent"]
     assert wire.trace.traceparent is not None
     assert wire.trace.traceparent.split("-")[1:3] == [f"{trace_id:032x}", f"{follow.context.span_id:016x}"]
-    assert note["MessageAttributes"]["event_type"]["Value"] == "image-requested"
-    assert note["MessageAttributes"]["correlation_id"]["Value"] == wire.correlation_id
+    assert attributes["event_type"] == "image-requested"
+    assert attributes["correlation_id"] == wire.correlation_id
 
 
 async def test_trace_context_is_taken_from_message_attributes_when_the_envelope_has_none(kit: Kit) -> None:

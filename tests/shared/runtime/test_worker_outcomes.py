@@ -98,7 +98,7 @@ async def test_malformed_messages_go_to_the_dlq_at_once_with_the_reason(kit: Kit
     }
     for body in cases:
         await kit.send(body)
-    # and one through SNS (the body is the notification wrapping the bad envelope)
+    # and one through SNS (raw delivery: the body is the bad envelope itself)
     sns = await kit.aws.client("sns")
     sns_bad = bad_payload.model_copy(update={"event_id": "bad-payload-sns"}).to_json()
     await sns.publish(TopicArn=await kit.publisher.topic_arn(TOPIC_ANIME_NEW), Message=sns_bad)
@@ -118,7 +118,7 @@ async def test_malformed_messages_go_to_the_dlq_at_once_with_the_reason(kit: Kit
         if msg["Body"] in cases:
             error_type, reason_part = cases[msg["Body"]]
         else:
-            assert json.loads(msg["Body"])["Message"] == sns_bad
+            assert msg["Body"] == sns_bad
             error_type, reason_part = "ValidationError", "invalid anime-new payload"
         assert attrs["error_type"] == error_type
         assert reason_part in attrs["error_reason"]
@@ -271,7 +271,7 @@ async def test_follow_up_events_are_published_only_after_success_and_only_once(k
         await eventually(lambda: worker.stats[NAME].duplicates == 1)
 
     published = [
-        Envelope.from_json(json.loads(m["Body"])["Message"]) for m in await kit.drain_queue(Q_IMAGE_REQUESTED)
+        Envelope.from_json(m["Body"]) for m in await kit.drain_queue(Q_IMAGE_REQUESTED)
     ]
     assert sorted(e.event_id for e in published) == sorted(
         derive_event_id(env.event_id, NAME, str(i)) for i in range(3)
@@ -312,7 +312,7 @@ async def test_rerun_after_a_crash_between_publish_and_completion_republishes_th
         await eventually(lambda: worker.stats[NAME].processed == 1)
 
     published = [
-        Envelope.from_json(json.loads(m["Body"])["Message"]) for m in await kit.drain_queue(Q_IMAGE_REQUESTED)
+        Envelope.from_json(m["Body"]) for m in await kit.drain_queue(Q_IMAGE_REQUESTED)
     ]
     assert len(published) == 2, "published by the crashed run and by the rerun"
     assert {e.event_id for e in published} == {derive_event_id(env.event_id, NAME, "0")}
