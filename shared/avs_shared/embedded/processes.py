@@ -124,6 +124,9 @@ class ManagedServer:
 class MotoServer(ManagedServer):
     """moto in server mode, with ``MOTO_PORT`` matching its port and Step Functions execution on.
 
+    Started through :mod:`avs_shared.embedded.moto_server`: moto's own server with two
+    of its quadratic internals made linear (see there).
+
     Moto's Step Functions service integrations call back into moto at
     ``localhost:$MOTO_PORT``, hence the variable.
     """
@@ -140,7 +143,7 @@ class MotoServer(ManagedServer):
         if self.running():
             self.configure()
             return False
-        argv = [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)]
+        argv = [sys.executable, "-m", "avs_shared.embedded.moto_server", "-H", self.host, "-p", str(self.port)]
         proc = self._spawn(argv, env={"MOTO_PORT": str(self.port)})
         self._wait_ready(proc, timeout)
         self.configure()
