@@ -17,6 +17,7 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 from botocore.exceptions import ClientError
 
+from avs_shared.adapters import dynamo_wire
 from avs_shared.settings import ServiceSettings
 
 
@@ -63,6 +64,8 @@ class AwsClients:
             if found is None:
                 ctx = self._session.create_client(service, config=self._config)
                 found = await self._stack.enter_async_context(ctx)
+                if service == "dynamodb":
+                    dynamo_wire.install(found)  # codec items go out as they are
                 self._clients[service] = found
             return found
 

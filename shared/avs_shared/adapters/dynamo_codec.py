@@ -45,6 +45,7 @@ from avs_shared.adapters.dynamo_paths import minimal_paths as minimal_paths
 from avs_shared.adapters.dynamo_paths import parse_path as parse_path
 from avs_shared.adapters.dynamo_paths import project as project
 from avs_shared.adapters.dynamo_paths import render_path as render_path
+from avs_shared.adapters.dynamo_wire import WireItem
 from avs_shared.errors import Permanent
 from avs_shared.schema import AnimeEntry, SystemStatus, format_utc_datetime
 
@@ -135,8 +136,13 @@ def _number(text: str) -> int | float:
 
 
 def to_item(doc: Mapping[str, object]) -> Item:
-    """A JSON object as a DynamoDB item (top-level keys become attributes)."""
-    return _map(doc, "$")
+    """A JSON object as a DynamoDB item (top-level keys become attributes).
+
+    The item is a :class:`~avs_shared.adapters.dynamo_wire.WireItem`: it is the wire
+    format already, so a client with :func:`~avs_shared.adapters.dynamo_wire.install`
+    sends it without re-serialising every value.
+    """
+    return WireItem(_map(doc, "$"))
 
 
 def from_item(item: Mapping[str, Mapping[str, Any]], *, skip: Iterable[str] = ()) -> dict[str, JsonValue]:
