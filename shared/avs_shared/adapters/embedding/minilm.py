@@ -222,6 +222,11 @@ class _OnnxRunner:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Idle pool threads sleep instead of spinning: between runs (tokenising, the
+        # writes of a bulk load) the spin burnt a core the rest of the process needed.
+        # Measured side by side on 2 cores (512 entry texts, batches of 64, 3 rounds):
+        # 33.3 against 37.8 CPU-s, and 46.3 against 42.9 texts/s with other work running.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.backend = backend
         self._session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self._tokenizer = tokenizer
