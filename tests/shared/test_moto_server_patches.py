@@ -119,9 +119,12 @@ async def test_the_item_size_limit_is_where_moto_puts_it(moto_server: MotoServer
 
 async def test_queue_attributes_are_unchanged(moto_server: MotoServer, aws: AwsClients) -> None:
     sqs = await aws.client("sqs")
-    url = (await sqs.create_queue(QueueName="moto-patch-q.fifo", Attributes={
-        "FifoQueue": "true", "ContentBasedDeduplication": "true", "VisibilityTimeout": "17"
-    }))["QueueUrl"]
+    url = (
+        await sqs.create_queue(
+            QueueName="moto-patch-q.fifo",
+            Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true", "VisibilityTimeout": "17"},
+        )
+    )["QueueUrl"]
     # Content-based deduplication reads the attribute on every send: a duplicate body is dropped.
     for _ in range(2):
         await sqs.send_message(QueueUrl=url, MessageBody="same", MessageGroupId="g")
@@ -168,7 +171,6 @@ async def test_every_attribute_type_round_trips(moto_server: MotoServer, aws: Aw
             ExpressionAttributeValues={":v": {"BOOL": True}},
         )
     assert caught.value.response["Error"]["Code"] == "ConditionalCheckFailedException"
-
 
 
 async def test_message_counts_by_state(moto_server: MotoServer, aws: AwsClients) -> None:

@@ -26,7 +26,7 @@ class WireItem(dict[str, Any]):
     """A DynamoDB item (attribute name -> wire attribute value) made by the codec."""
 
 
-class _WireItemSerializer(JSONSerializer):
+class _WireItemSerializer(JSONSerializer):  # type: ignore[misc]  # botocore is untyped
     def _serialize_type_map(self, serialized: Any, value: Any, shape: Any, key: Any) -> None:
         if type(value) is WireItem:
             serialized[key] = value

@@ -79,7 +79,7 @@ def _patch_sqs_attribute_names() -> str | None:
     convert: Callable[[str], str] | None = getattr(models, "camelcase_to_underscores", None)
     if convert is None:
         return "moto.sqs.models no longer imports camelcase_to_underscores"
-    models.camelcase_to_underscores = functools.lru_cache(maxsize=256)(convert)  # type: ignore[assignment]
+    models.camelcase_to_underscores = functools.lru_cache(maxsize=256)(convert)  # type: ignore[attr-defined]
     return None
 
 
@@ -148,7 +148,11 @@ def _patch_sqs_message_counts() -> str | None:
         "approximate_number_of_messages_delayed",
         "approximate_number_of_messages_not_visible",
     )
-    if queue is None or message is None or not all(isinstance(getattr(queue, n, None), property) for n in names):
+    if (
+        queue is None
+        or message is None
+        or not all(isinstance(getattr(queue, n, None), property) for n in names)
+    ):
         return "moto.sqs.models.Queue no longer has the approximate_number_of_messages* properties"
     probe = message.__init__.__code__.co_names
     if "visible_at" not in probe and "delayed_until" not in probe:

@@ -143,7 +143,8 @@ class MotoServer(ManagedServer):
         if self.running():
             self.configure()
             return False
-        argv = [sys.executable, "-m", "avs_shared.embedded.moto_server", "-H", self.host, "-p", str(self.port)]
+        module = "avs_shared.embedded.moto_server"
+        argv = [sys.executable, "-m", module, "-H", self.host, "-p", str(self.port)]
         proc = self._spawn(argv, env={"MOTO_PORT": str(self.port)})
         self._wait_ready(proc, timeout)
         self.configure()

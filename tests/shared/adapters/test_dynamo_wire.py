@@ -16,14 +16,16 @@ from avs_shared.adapters.dynamo_wire import WireItem, install
 
 DOC: dict[str, Any] = {
     "id": "wire-1",
-    "title": "Ünïcode \"quoted\" title",
+    "title": 'Ünïcode "quoted" title',
     "episodes": 12,
     "score": 8.78,
     "nsfw": False,
     "orphaned_at": None,
     "genres": ["Action", "Drama"],
     "statistics": {"mal": {"score": 8.5, "members": 120_000}},
-    "episode_details": [{"episode_number": n, "title": f"Ep {n}", "filler": n % 2 == 0} for n in range(1, 40)],
+    "episode_details": [
+        {"episode_number": n, "title": f"Ep {n}", "filler": n % 2 == 0} for n in range(1, 40)
+    ],
 }
 
 
@@ -65,7 +67,9 @@ def test_a_wire_item_holding_bytes_fails_loudly_instead_of_sending_garbage() -> 
 
 def test_install_leaves_other_serialisers_alone() -> None:
     session = botocore.session.get_session()
-    s3 = session.create_client("s3", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    s3 = session.create_client(
+        "s3", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
     before = s3._serializer
     assert install(s3) is False
     assert s3._serializer is before

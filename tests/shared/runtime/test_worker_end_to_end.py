@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from avs_runtime_testkit import Kit, anime_new, eventually, spec
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider

@@ -270,9 +270,7 @@ async def test_follow_up_events_are_published_only_after_success_and_only_once(k
         await kit.send(env)  # redelivered after success
         await eventually(lambda: worker.stats[NAME].duplicates == 1)
 
-    published = [
-        Envelope.from_json(m["Body"]) for m in await kit.drain_queue(Q_IMAGE_REQUESTED)
-    ]
+    published = [Envelope.from_json(m["Body"]) for m in await kit.drain_queue(Q_IMAGE_REQUESTED)]
     assert sorted(e.event_id for e in published) == sorted(
         derive_event_id(env.event_id, NAME, str(i)) for i in range(3)
     )
@@ -311,9 +309,7 @@ async def test_rerun_after_a_crash_between_publish_and_completion_republishes_th
     async with kit.running(worker):
         await eventually(lambda: worker.stats[NAME].processed == 1)
 
-    published = [
-        Envelope.from_json(m["Body"]) for m in await kit.drain_queue(Q_IMAGE_REQUESTED)
-    ]
+    published = [Envelope.from_json(m["Body"]) for m in await kit.drain_queue(Q_IMAGE_REQUESTED)]
     assert len(published) == 2, "published by the crashed run and by the rerun"
     assert {e.event_id for e in published} == {derive_event_id(env.event_id, NAME, "0")}
     assert worker.stats[NAME].failed == 1
