@@ -155,7 +155,7 @@ def _patch_sqs_message_counts() -> str | None:
     ):
         return "moto.sqs.models.Queue no longer has the approximate_number_of_messages* properties"
     probe = message.__init__.__code__.co_names
-    if "visible_at" not in probe and "delayed_until" not in probe:
+    if "visible_at" not in probe or "delayed_until" not in probe:
         return "moto.sqs.models.Message no longer keeps visible_at / delayed_until"
 
     # The same tests as Message.visible / Message.delayed, with the time read once.
