@@ -257,15 +257,8 @@ class EdgeVectorIndex:
         score_threshold: float | None = None,
         with_payload: WithPayload = True,
     ) -> list[Hit]:
-        shard, clause = self._open_shard(), lower(filter)
-        if isinstance(query, SimilarTo):
-            query, clause = await self._resolve_similar(query, clause)
-        build = codec.search_request(
-            resolve_sparse(query, self._encoder),
-            codec.to_filter(clause),
-            score_threshold,
-            payload_selector(with_payload),
-        )
+        shard = self._open_shard()
+        build = await self._request_builder(query, filter, score_threshold, with_payload)
         if build is None:
             return []
 
@@ -281,19 +274,8 @@ class EdgeVectorIndex:
         planned pass over the segments); only a page whose last place is tied to the end of
         what was fetched asks again, on its own, as ``search`` would."""
         shard = self._open_shard()
-        builds: list[Callable[[int], qe.QueryRequest] | None] = []
-        for s in searches:
-            query, clause = s.query, lower(s.filter)
-            if isinstance(query, SimilarTo):
-                query, clause = await self._resolve_similar(query, clause)
-            builds.append(
-                codec.search_request(
-                    resolve_sparse(query, self._encoder),
-                    codec.to_filter(clause),
-                    s.score_threshold,
-                    payload_selector(s.with_payload),
-                )
-            )
+        builder = self._request_builder
+        builds = [await builder(s.query, s.filter, s.score_threshold, s.with_payload) for s in searches]
         sizes = [first_fetch(offset=s.offset, limit=s.limit) for s in searches]
         batched = [(i, build(sizes[i])) for i, build in enumerate(builds) if build is not None]
         first: dict[int, list[qe.ScoredPoint]] = {}
@@ -317,6 +299,24 @@ class EdgeVectorIndex:
         for i, (s, build) in enumerate(zip(searches, builds, strict=True)):
             results.append([] if build is None else await page(i, s, build))
         return results
+
+    async def _request_builder(
+        self,
+        query: SearchQuery,
+        filter: SearchFilter | None,
+        score_threshold: float | None,
+        with_payload: WithPayload,
+    ) -> Callable[[int], qe.QueryRequest] | None:
+        """The engine request of one search for a fetch size; None when nothing can match."""
+        clause = lower(filter)
+        if isinstance(query, SimilarTo):
+            query, clause = await self._resolve_similar(query, clause)
+        return codec.search_request(
+            resolve_sparse(query, self._encoder),
+            codec.to_filter(clause),
+            score_threshold,
+            payload_selector(with_payload),
+        )
 
     async def _resolve_similar(self, query: SimilarTo, clause: Clause) -> tuple[DenseQuery, Clause]:
         shard, anchor = self._open_shard(), canonical_id(query.point_id)
