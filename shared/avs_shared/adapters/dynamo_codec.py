@@ -60,51 +60,110 @@ _MAX_DIGITS = 38
 
 def to_attribute(value: object, where: str = "$") -> AttributeValue:
     """One JSON value as a DynamoDB attribute value; ``where`` names it in errors."""
+    try:
+        return _attribute(value)
+    except _BadValue as bad:
+        raise bad.error(where) from None
+
+
+class _BadValue(Exception):
+    """A value DynamoDB cannot hold, with the path to it built on the way out.
+
+    The path of every value would otherwise be formatted before converting it: an
+    entry has ~470 values, and formatting their paths cost as much as converting them.
+    """
+
+    def __init__(self, kind: type[Exception], reason: str) -> None:
+        self.kind, self.reason, self.parts = kind, reason, list[str]()
+
+    def error(self, where: str) -> Exception:
+        return self.kind(f"{where}{''.join(reversed(self.parts))}: {self.reason}")
+
+
+# The JSON types as the codec and pydantic produce them, checked by exact type first
+# (an ``isinstance`` against ``Mapping`` costs an ABC lookup per value); subclasses,
+# enums and other mappings take the general path below.
+def _attribute(value: object) -> AttributeValue:
+    kind = type(value)
+    if kind is str:
+        return {"S": value}
+    if kind is dict:
+        return {"M": _map(value)}  # type: ignore[arg-type]
+    if kind is list:
+        return {"L": _list(value)}  # type: ignore[arg-type]
+    if kind is int or kind is float:
+        return {"N": _number_text(value)}  # type: ignore[arg-type]
     if value is None:
         return {"NULL": True}
+    if kind is bool:
+        return {"BOOL": value}
+    return _other_attribute(value)
+
+
+def _other_attribute(value: object) -> AttributeValue:
     if isinstance(value, bool):
         return {"BOOL": value}
     if isinstance(value, Enum):
-        return to_attribute(value.value, where)
+        return _attribute(value.value)
     if isinstance(value, str):
-        return {"S": value}
+        return {"S": str(value)}
     if isinstance(value, int | float | Decimal):
-        return {"N": _number_text(value, where)}
+        return {"N": _number_text(value)}
     if isinstance(value, datetime):
         return {"S": format_utc_datetime(value)}
     if isinstance(value, Mapping):
-        return {"M": _map(value, where)}
+        return {"M": _map(value)}
     if isinstance(value, list | tuple):
-        return {"L": [to_attribute(v, f"{where}[{i}]") for i, v in enumerate(value)]}
+        return {"L": _list(value)}
     if isinstance(value, set | frozenset):
-        return {"L": [to_attribute(v, f"{where}[]") for v in sorted(value)]}
-    raise TypeError(f"{where}: {type(value).__name__} is not a JSON value")
+        try:
+            return {"L": [_attribute(v) for v in sorted(value)]}
+        except _BadValue as bad:
+            bad.parts.append("[]")
+            raise
+    raise _BadValue(TypeError, f"{type(value).__name__} is not a JSON value")
 
 
-def _map(value: Mapping[Any, object], where: str) -> dict[str, AttributeValue]:
-    out: dict[str, AttributeValue] = {}
-    for key, item in value.items():
-        if not isinstance(key, str) or not key:
-            raise ValueError(f"{where}: map keys must be non-empty strings, got {key!r}")
-        out[key] = to_attribute(item, f"{where}.{key}")
+def _list(value: Sequence[object]) -> list[AttributeValue]:
+    out: list[AttributeValue] = []
+    for i, item in enumerate(value):
+        try:
+            out.append(_attribute(item))
+        except _BadValue as bad:
+            bad.parts.append(f"[{i}]")
+            raise
     return out
 
 
-def _number_text(value: int | float | Decimal, where: str) -> str:
+def _map(value: Mapping[Any, object]) -> dict[str, AttributeValue]:
+    out: dict[str, AttributeValue] = {}
+    for key, item in value.items():
+        if type(key) is not str or not key:
+            if not isinstance(key, str) or not key:
+                raise _BadValue(ValueError, f"map keys must be non-empty strings, got {key!r}")
+        try:
+            out[key] = _attribute(item)
+        except _BadValue as bad:
+            bad.parts.append(f".{key}")
+            raise
+    return out
+
+
+def _number_text(value: int | float | Decimal) -> str:
     if isinstance(value, int):
         text = str(value)
-        if len(text.lstrip("-")) > _MAX_DIGITS:
-            raise ValueError(f"{where}: {value} has more than {_MAX_DIGITS} digits (DynamoDB's limit)")
+        if len(text) > _MAX_DIGITS and len(text.lstrip("-")) > _MAX_DIGITS:
+            raise _BadValue(ValueError, f"{value} has more than {_MAX_DIGITS} digits (DynamoDB's limit)")
         return text
     if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(f"{where}: {value} is not a JSON number")
+        raise _BadValue(ValueError, f"{value} is not a JSON number")
     dec = Decimal(repr(value)) if isinstance(value, float) else value
     if not dec.is_finite():
-        raise ValueError(f"{where}: {value} is not a JSON number")
+        raise _BadValue(ValueError, f"{value} is not a JSON number")
     if dec != 0 and not -130 <= dec.adjusted() <= 125:
-        raise ValueError(f"{where}: {value} is outside DynamoDB's number range (1E-130 .. 9.99E+125)")
+        raise _BadValue(ValueError, f"{value} is outside DynamoDB's number range (1E-130 .. 9.99E+125)")
     if len(dec.as_tuple().digits) > _MAX_DIGITS:
-        raise ValueError(f"{where}: {value} has more than {_MAX_DIGITS} significant digits")
+        raise _BadValue(ValueError, f"{value} has more than {_MAX_DIGITS} significant digits")
     return str(dec)  # a float's repr always has "." or "e", so it reads back as a float
 
 
@@ -142,7 +201,10 @@ def to_item(doc: Mapping[str, object]) -> Item:
     format already, so a client with :func:`~avs_shared.adapters.dynamo_wire.install`
     sends it without re-serialising every value.
     """
-    return WireItem(_map(doc, "$"))
+    try:
+        return WireItem(_map(doc))
+    except _BadValue as bad:
+        raise bad.error("$") from None
 
 
 def from_item(item: Mapping[str, Mapping[str, Any]], *, skip: Iterable[str] = ()) -> dict[str, JsonValue]:

@@ -78,6 +78,10 @@ def _field_defaults(model: type[BaseModel]) -> tuple[tuple[str, object], ...]:
     )
 
 
+#: Field values with nothing inside to mark (checked by exact type: the common case).
+_LEAVES: frozenset[type] = frozenset({str, int, float, bool, type(None), datetime})
+
+
 def mark_changed_fields_set(value: object) -> None:
     """Mark, recursively, every field that differs from its default as set.
 
@@ -88,17 +92,21 @@ def mark_changed_fields_set(value: object) -> None:
     if isinstance(value, BaseModel):
         # The set object itself, not a copy: pydantic reads it when dumping.
         fields_set = value.__pydantic_fields_set__
+        values = value.__dict__
         for name, default in _field_defaults(type(value)):
-            field_value = getattr(value, name)
-            mark_changed_fields_set(field_value)
+            field_value = values[name]
+            if type(field_value) not in _LEAVES:
+                mark_changed_fields_set(field_value)
             if name not in fields_set and field_value != default:
                 fields_set.add(name)
     elif isinstance(value, list | tuple):
         for item in value:
-            mark_changed_fields_set(item)
+            if type(item) not in _LEAVES:
+                mark_changed_fields_set(item)
     elif isinstance(value, dict):
         for item in value.values():
-            mark_changed_fields_set(item)
+            if type(item) not in _LEAVES:
+                mark_changed_fields_set(item)
 
 
 # --- enums ---------------------------------------------------------------------------

@@ -194,6 +194,21 @@ def test_codec_rejects_what_dynamodb_cannot_hold(value: object) -> None:
         to_attribute(value)
 
 
+@pytest.mark.parametrize(
+    ("value", "error", "message"),
+    [
+        ({"a": [1, {"b": float("nan")}]}, ValueError, "$.a[1].b: nan is not a JSON number"),
+        ({"a": {"": 1}}, ValueError, "$.a: map keys must be non-empty strings, got ''"),
+        ([1, 2, b"x"], TypeError, "$[2]: bytes is not a JSON value"),
+        ({"k": [{"z": 10**40}]}, ValueError, "$.k[0].z: 1" + "0" * 40 + " has more than 38 digits"),
+    ],
+)
+def test_codec_errors_name_the_path_to_the_bad_value(value: object, error: type[Exception], message: str) -> None:
+    with pytest.raises(error) as raised:
+        to_attribute(value)
+    assert str(raised.value).startswith(message)
+
+
 # --- projections ----------------------------------------------------------------------
 
 
