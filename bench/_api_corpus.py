@@ -46,8 +46,9 @@ from avs_shared.settings import ServiceSettings, load_settings
 DIM = 384
 NOISE_SIGMA = 0.025
 BATCH = 500
-#: Bump when the way points are built changes, so cached collections are rebuilt.
-CORPUS_VERSION = 1
+#: Bump when the way points or the collection are built differently, so cached collections
+#: are rebuilt (2: payload indexes without HNSW links, see ``edge_codec.index_schema``).
+CORPUS_VERSION = 2
 
 
 @dataclass(frozen=True)

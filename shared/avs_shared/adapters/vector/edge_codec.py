@@ -32,17 +32,36 @@ from avs_shared.ports.vector import (
 from .filters import is_empty
 from .model import FieldKind, PreparedPoint, dense_vector, split_vectors
 
+# Payload indexes without HNSW links of their own. With them (the engine's default), the
+# optimiser adds a subgraph of links to the vector graphs for every indexed value held by
+# enough points (each genre, tag, studio, year...). Measured on 40,000 anime (2 cores):
+# optimize took 68.4 s wall / 85.7 CPU-s with them and 22.1 s / 25.3 CPU-s without; the
+# denser graph also made a dense query cost 0.60 instead of 0.28 ms, for recall@10 (against
+# exact search) of 1.000 instead of 0.978, and a genre-filtered query about the same
+# (0.65 / 0.67 ms). The bulk load waits for optimize, and every hybrid search runs two
+# dense queries. Indexes created before this keep their links until recreated.
 
-def index_schema(kind: FieldKind) -> qe.PayloadSchemaType | qe.IntegerIndexParams | qe.TextIndexParams:
+
+def index_schema(
+    kind: FieldKind,
+) -> (
+    qe.KeywordIndexParams
+    | qe.IntegerIndexParams
+    | qe.FloatIndexParams
+    | qe.BoolIndexParams
+    | qe.TextIndexParams
+):
     if kind is FieldKind.TEXT:
-        return qe.TextIndexParams(tokenizer=qe.TokenizerType.Word, lowercase=True)
+        return qe.TextIndexParams(tokenizer=qe.TokenizerType.Word, lowercase=True, enable_hnsw=False)
     if kind is FieldKind.INTEGER:
-        return qe.IntegerIndexParams(lookup=True, range=True)
-    return {
-        FieldKind.KEYWORD: qe.PayloadSchemaType.Keyword,
-        FieldKind.FLOAT: qe.PayloadSchemaType.Float,
-        FieldKind.BOOL: qe.PayloadSchemaType.Bool,
-    }[kind]
+        return qe.IntegerIndexParams(lookup=True, range=True, enable_hnsw=False)
+    if kind is FieldKind.KEYWORD:
+        return qe.KeywordIndexParams(enable_hnsw=False)
+    if kind is FieldKind.FLOAT:
+        return qe.FloatIndexParams(enable_hnsw=False)
+    if kind is FieldKind.BOOL:
+        return qe.BoolIndexParams(enable_hnsw=False)
+    raise ValueError(f"no payload index for {kind}")
 
 
 def to_filter(clause: Clause) -> qe.Filter | None:

@@ -15,6 +15,7 @@ from vector_dataset import DIM, MODEL, anime_id, build_points
 
 from avs_shared.adapters.vector.edge import EdgeVectorIndex
 from avs_shared.adapters.vector.edge_codec import translate
+from avs_shared.adapters.vector.model import ANIME_PAYLOAD_INDEXES
 from avs_shared.errors import Conflict, NotFound, Permanent, Retryable
 from avs_shared.ports.vector import (
     DenseQuery,
@@ -65,6 +66,19 @@ async def test_reopen_sees_writes_indexes_and_metadata(tmp_path: Path) -> None:
             await reopened.ensure_collection("other-model", DIM)
     finally:
         await reopened.close()
+
+
+async def test_payload_indexes_add_no_links_to_the_vector_graphs(tmp_path: Path) -> None:
+    """Every filter field is indexed, without per-value HNSW links (see ``edge_codec.index_schema``)."""
+    index = EdgeVectorIndex(tmp_path / "anime")
+    await index.ensure_collection(MODEL, DIM)
+    try:
+        schema = index._open_shard().info().payload_schema
+        assert set(schema) == set(ANIME_PAYLOAD_INDEXES)
+        links = {name: info.params.enable_hnsw for name, info in schema.items()}
+        assert links == dict.fromkeys(schema, False)
+    finally:
+        await index.close()
 
 
 async def test_acknowledged_writes_survive_a_crash_without_close(tmp_path: Path) -> None:
