@@ -31,6 +31,8 @@ def test_every_patch_applies_to_the_installed_moto() -> None:
         "sqs-attribute-names",
         "dynamodb-attribute-values",
         "sqs-message-counts",
+        "dispatcher-backend-memo",
+        "response-method-names-memo",
     }
 
 

@@ -1,8 +1,44 @@
-"""The moto server of the embedded stack, with four of moto's per-value costs cut.
+"""The moto server of the embedded stack: keep-alive, and moto's per-value costs cut.
 
-``python -m avs_shared.embedded.moto_server -H HOST -p PORT`` runs ``moto.server.main``
-(the same Werkzeug app and options as ``python -m moto.server``) after patching four
-code paths whose cost grows with the data in a way AWS's does not:
+``python -m avs_shared.embedded.moto_server -H HOST -p PORT`` serves moto's own WSGI
+app (``DomainDispatcherApplication(create_backend_app)``, ``debug`` on, the options,
+``MOTO_PORT`` and SIGTERM/SIGINT handling of ``python -m moto.server``) over HTTP/1.1
+keep-alive, after patching moto where its cost grows with the data in a way AWS's
+does not, or repeats per request what cannot change.
+
+**The server.** ``moto.server`` runs werkzeug's development server, which ends every
+response with ``Connection: close``: each call pays a TCP connect, a new server
+thread, a 10 ms ``select`` drain and, on the client, a new pooled connection; with the
+access log line and moto's per-request routing, ~1.6-2.0 ms of moto CPU and ~1.0-1.2 ms
+of client CPU per trivial DynamoDB call (aiobotocore, 16 concurrent). Waitress
+(keep-alive, 4 threads) cut moto's CPU by 15-20 % but is a fixed pool: SQS long polls
+(``WaitTimeSeconds`` up to 20, ~10 per ``avs run`` worker, more in tests) and Step
+Functions integrations calling back into the same server would queue behind each
+other. :class:`KeepAliveHandler` keeps werkzeug's threaded server (a thread per
+connection, so a long poll holds only its own connection) and moto's request handler
+(the same WSGI environ), and replaces only the response loop: exact body draining and
+response framing, so a connection carries the next request. CPU per call, measured
+side by side on 2 cores (servers run in turn old, new, waitress, new, old; 2,000 calls
+each, 16 concurrent on one aiobotocore client; "new" and "waitress" both with the two
+memos below; old = werkzeug with the four value patches only):
+
+=============  =======================  =======================
+call           moto CPU old/new/waitr.  client CPU old/new/waitr.
+=============  =======================  =======================
+put_item       1.73 / 0.78 / 0.82 ms    1.09 / 0.69 / 0.70 ms
+get_item       1.80 / 0.87 / 0.99 ms    1.12 / 0.75 / 0.78 ms
+S3 put 96 KB   2.55 / 1.38 / 1.46 ms    1.53 / 1.14 / 1.16 ms
+S3 head        1.93 / 0.78 / 0.88 ms    1.33 / 0.99 / 0.99 ms
+=============  =======================  =======================
+
+So the thread-per-connection handler costs no more than waitress's pool (slightly
+less: no task-queue hand-off between threads) and needs no new dependency.
+
+(``-r``/``--reload`` falls back to moto's own server, which has werkzeug's reloader.)
+The per-request access log line is off (errors are still logged);
+``AVS_MOTO_REQUEST_LOG=1`` turns it back on.
+
+**The patches.**
 
 * **DynamoDB item size.** moto checks the 400 KB item limit in
   ``LimitedSizeDict.__setitem__`` by re-measuring every attribute already in the item,
@@ -24,20 +60,40 @@ code paths whose cost grows with the data in a way AWS's does not:
   per count). A send into a queue of depth ``d`` cost ~6 ``d`` clock readings, a
   quarter of moto's CPU during a bulk load whose image requests pile up between
   consumer polls.
+* **Routing.** Per request, moto resolved its routing host to a backend by listing
+  its package directory and matching URL regexes (~15 % of moto's CPU on small
+  calls), and listed the response class's methods with ``inspect.getmembers`` (~8 %).
+  Both answers depend only on the host / the class, so they are memoised.
 
-Both keep moto's behaviour (``tests/shared/test_moto_server_patches.py`` checks the
-limits and results against the unpatched code paths); they only remove emulator
-overhead that would otherwise dominate the CPU profile of a bulk load on the
-embedded stack (``bench/indexing.py``). A moto release that changes these internals
-is detected: the patch is skipped with a line on stderr and moto runs unpatched.
+All keep moto's behaviour (``tests/shared/test_moto_server_patches.py`` checks the
+limits and results against the unpatched code paths,
+``tests/shared/test_moto_server_keepalive.py`` the server and the memos); they only
+remove emulator overhead that would otherwise dominate the CPU profile of a bulk load
+on the embedded stack (``bench/indexing.py``). A moto release that changes these
+internals is detected: the patch is skipped with a line on stderr and moto runs
+unpatched there.
 """
 
 from __future__ import annotations
 
+import argparse
+import email.utils
+import enum
 import functools
+import inspect
+import io
+import os
+import signal
+import socket
 import sys
+import time
+import traceback
 from collections.abc import Callable
 from typing import Any
+
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.exceptions import InternalServerError
+from werkzeug.serving import make_server
 
 # moto's figure for the item limit (AWS documents 400 KB; moto measured 409-410 KB).
 ITEM_SIZE_LIMIT = 405_000
@@ -177,11 +233,83 @@ def _patch_sqs_message_counts() -> str | None:
     return None
 
 
+def _patch_dispatcher_backend_memo() -> str | None:
+    """Memoise ``DomainDispatcherApplication.get_backend_for_host`` per host name.
+
+    moto routes every request by building a host name (from the path, the SigV4
+    credential scope, X-Amz-Target, ...) and then resolving it to a backend: a listing
+    of moto's package directory (``os.listdir`` plus an ``isdir`` per entry) and, for
+    most hosts, a walk over a few hundred URL regexes. That resolution reads only the
+    host, the installed package and the URL patterns fixed at start, so its answer for
+    a host never changes; the host building itself (which may read the body) still runs
+    per request. Unresolved hosts are not memoised (moto prints a hint for those).
+    """
+    from moto.moto_server import werkzeug_app
+
+    dispatcher = getattr(werkzeug_app, "DomainDispatcherApplication", None)
+    original = getattr(dispatcher, "get_backend_for_host", None)
+    if dispatcher is None or original is None:
+        return "moto.moto_server.werkzeug_app.DomainDispatcherApplication.get_backend_for_host is gone"
+    if list(inspect.signature(original).parameters) != ["self", "host"]:
+        return "DomainDispatcherApplication.get_backend_for_host no longer takes only the host"
+    if not set(original.__code__.co_names) <= _BACKEND_FOR_HOST_READS:
+        return "DomainDispatcherApplication.get_backend_for_host reads more than modules and URL patterns"
+
+    def get_backend_for_host(self: Any, host: str | None) -> Any:
+        memo: dict[str, Any] = self.__dict__.setdefault("_avs_backend_for_host", {})
+        if host is not None and host in memo:
+            return memo[host]
+        backend = original(self, host)
+        if host is not None and backend is not None and len(memo) < _BACKEND_MEMO_SIZE:
+            memo[host] = backend
+        return backend
+
+    dispatcher.get_backend_for_host = get_backend_for_host
+    return None
+
+
+# What moto 5.x's get_backend_for_host reads; anything more and the memo is skipped.
+_BACKEND_FOR_HOST_READS = frozenset(
+    {"backends", "list_of_moto_modules", "backend_url_patterns", "match", "print"}
+)
+# Hosts are built from a service and a region: a few dozen in practice.
+_BACKEND_MEMO_SIZE = 4096
+
+
+def _patch_method_names_memo() -> str | None:
+    """Memoise the per-class method listing ``BaseResponse.call_action`` builds per request.
+
+    ``call_action`` checks ``action in method_names_from_class(type(self))``, an
+    ``inspect.getmembers`` over the whole response class (a few hundred attributes)
+    on every call. The functions of a class do not change while moto runs, so the
+    answer is computed once per class, as a frozenset (the only use is ``in``).
+    """
+    from moto.core import responses, utils
+
+    original = getattr(responses, "method_names_from_class", None)
+    if original is None or original is not getattr(utils, "method_names_from_class", None):
+        return "moto.core.responses no longer uses moto.core.utils.method_names_from_class"
+    if not callable(original):
+        return "moto.core.responses.method_names_from_class is not a function"
+    if "method_names_from_class" not in responses.BaseResponse.call_action.__code__.co_names:
+        return "BaseResponse.call_action no longer calls method_names_from_class"
+    listing: Callable[[object], list[str]] = original
+
+    @functools.cache
+    def method_names_from_class(clazz: object) -> frozenset[str]:
+        return frozenset(listing(clazz))
+
+    responses.method_names_from_class = method_names_from_class  # type: ignore[attr-defined,assignment]
+    return None
+
+
 PATCHES: dict[str, Callable[[], str | None]] = {
     "dynamodb-item-size": _patch_dynamodb_item,
     "sqs-attribute-names": _patch_sqs_attribute_names,
     "dynamodb-attribute-values": _patch_json_attribute_values,
     "sqs-message-counts": _patch_sqs_message_counts,
+    "dispatcher-backend-memo": _patch_dispatcher_backend_memo,
+    "response-method-names-memo": _patch_method_names_memo,
 }
 
 
@@ -198,12 +326,333 @@ def apply_patches() -> dict[str, str]:
     return skipped
 
 
+# ----------------------------------------------------------------------------- server
+
+
+class _RequestBody(io.RawIOBase):
+    """``wsgi.input`` of one request: at most Content-Length bytes of the connection.
+
+    Counts what the application leaves unread, so that the handler can drain exactly
+    that much and find the next request line where it starts.
+    """
+
+    def __init__(self, rfile: io.BufferedIOBase, length: int) -> None:
+        super().__init__()
+        self._rfile = rfile
+        self.remaining = length
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any, /) -> int:
+        view = memoryview(buffer).cast("B")
+        size = min(len(view), self.remaining)
+        if size <= 0:
+            return 0
+        got = self._rfile.readinto(view[:size])
+        self.remaining -= got
+        return got
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        if size is None or size < 0 or size > self.remaining:
+            size = self.remaining
+        if size == 0:
+            return b""
+        data = self._rfile.read(size)
+        self.remaining -= len(data)
+        return data
+
+    def readall(self) -> bytes:
+        return self.read()
+
+    def readline(self, size: int | None = -1, /) -> bytes:
+        limit = self.remaining if size is None or size < 0 else min(size, self.remaining)
+        if limit == 0:
+            return b""
+        line = self._rfile.readline(limit)
+        self.remaining -= len(line)
+        return line
+
+    def drain(self) -> bool:
+        """Read and drop the unread rest; False if the client closed before sending it."""
+        while self.remaining > 0:
+            data = self._rfile.read(min(self.remaining, _DRAIN_STEP))
+            if not data:
+                return False
+            self.remaining -= len(data)
+        return True
+
+
+_DRAIN_STEP = 1 << 20
+_DROPPED = (ConnectionError, TimeoutError)
+
+
+class _Framing(enum.Enum):
+    """How the end of a response body is shown to the client."""
+
+    NONE = "no body (HEAD, 1xx, 204, 304)"
+    LENGTH = "Content-Length from the application"
+    CHUNKED = "Transfer-Encoding: chunked"
+    CLOSE = "the connection closes after the body"
+
+
+class _Response:
+    """The WSGI ``start_response``/``write`` of one request, framed for keep-alive."""
+
+    def __init__(self, handler: KeepAliveHandler, method: str) -> None:
+        self._handler = handler
+        self._head_only = method == "HEAD"
+        self._status: str | None = None
+        self._headers: list[tuple[str, str]] = []
+        self.started = False  # status and headers fixed
+        self.sent = False  # ... and written to the socket
+        self._pending = b""  # the status line and headers, sent with the first body bytes
+        self._framing = _Framing.CLOSE
+        self._declared = 0
+        self._sent = 0
+
+    def start_response(
+        self, status: str, headers: list[tuple[str, str]], exc_info: Any = None
+    ) -> Callable[[bytes], None]:
+        if exc_info is not None:
+            try:
+                if self.sent:
+                    raise exc_info[1].with_traceback(exc_info[2])
+            finally:
+                exc_info = None
+            self.started, self._pending = False, b""
+        self._status = status
+        self._headers = list(headers)
+        return self.write
+
+    def run(self, app: Any, environ: dict[str, Any]) -> None:
+        result = app(environ, self.start_response)
+        try:
+            for chunk in result:
+                self.write(chunk)
+            self.finish()
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+
+    def _start(self) -> None:
+        if self._status is None:
+            raise AssertionError("write() before start_response")
+        handler = self._handler
+        code = int(self._status.split(None, 1)[0])
+        lines = [
+            f"{handler.protocol_version} {self._status}",
+            f"Server: {handler.version_string()}",
+            f"Date: {_http_date()}",
+        ]
+        length: str | None = None
+        app_connection: str | None = None
+        app_encoding = False
+        for key, value in self._headers:
+            lines.append(f"{key}: {value}")
+            lower = key.lower()
+            if lower == "content-length":
+                length = value
+            elif lower == "connection":
+                app_connection = value.lower()
+            elif lower == "transfer-encoding":
+                app_encoding = True
+        if self._head_only or 100 <= code < 200 or code in (204, 304):
+            self._framing = _Framing.NONE
+        elif app_encoding:
+            self._framing = _Framing.CLOSE  # the application framed it; pass through
+        elif length is not None and length.strip().isdigit():
+            self._framing = _Framing.LENGTH
+            self._declared = int(length)
+        elif not handler.close_connection:
+            self._framing = _Framing.CHUNKED
+            lines.append("Transfer-Encoding: chunked")
+        else:
+            self._framing = _Framing.CLOSE
+        if self._framing is _Framing.CLOSE or (app_connection is not None and "close" in app_connection):
+            handler.close_connection = True
+        if handler.close_connection and app_connection is None:
+            lines.append("Connection: close")
+        lines.append("\r\n")
+        self._pending = "\r\n".join(lines).encode("latin-1")
+        self.started = True
+        handler.log_request(code)
+
+    def write(self, data: bytes) -> None:
+        if not self.started:
+            self._start()
+        if not data or self._framing is _Framing.NONE:
+            return
+        if self._framing is _Framing.CHUNKED:
+            data = b"%x\r\n%b\r\n" % (len(data), data)
+        else:
+            self._sent += len(data)
+        wfile = self._handler.wfile
+        self.sent = True
+        if self._pending and len(data) <= _COALESCE:
+            wfile.write(self._pending + data)
+        else:
+            if self._pending:
+                wfile.write(self._pending)
+            wfile.write(data)
+        self._pending = b""
+
+    def finish(self) -> None:
+        if not self.started:
+            self._start()
+        tail = b"0\r\n\r\n" if self._framing is _Framing.CHUNKED else b""
+        if self._pending or tail:
+            self.sent = True
+            self._handler.wfile.write(self._pending + tail)
+        self._pending = b""
+        if self._framing is _Framing.LENGTH and self._sent != self._declared:
+            self._handler.close_connection = True  # the client cannot find the next response
+
+
+_COALESCE = 1 << 16
+
+
+@functools.lru_cache(maxsize=2)
+def _http_date_at(second: int) -> str:
+    return email.utils.formatdate(second, usegmt=True)
+
+
+def _http_date() -> str:
+    return _http_date_at(int(time.time()))
+
+
+class KeepAliveHandler(MotoRequestHandler):
+    """moto's request handler (same environ) answering over HTTP/1.1 keep-alive.
+
+    Werkzeug's handler ends every response with ``Connection: close`` (it cannot find
+    the next request line after an unread body) and then polls the socket for 10 ms
+    to drain it. This one wraps ``wsgi.input`` in :class:`_RequestBody`, drains exactly
+    the unread rest of a Content-Length body, and frames every response (its
+    Content-Length, else chunked; nothing after HEAD/1xx/204/304), so the connection
+    carries the next request. A chunked request body is read to its end and the
+    connection closed after the response. One thread per connection, as werkzeug's.
+    """
+
+    protocol_version = "HTTP/1.1"
+    request_log = False  # the per-request access line; main() sets it from AVS_MOTO_REQUEST_LOG
+
+    def setup(self) -> None:
+        super().setup()
+        try:  # the head and body may go out in two writes: no Nagle delay between them
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        if self.request_log:
+            super().log_request(code, size)
+
+    def run_wsgi(self) -> None:
+        self.environ = environ = self.make_environ()
+        body: _RequestBody | None = None
+        if environ.get("wsgi.input_terminated"):
+            self.close_connection = True
+        else:
+            try:
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                length = -1
+            if length < 0:  # unframed: the next request cannot be found
+                self.close_connection = True
+                length = 0
+            body = _RequestBody(self.rfile, length)
+            environ["wsgi.input"] = body
+        if self.request_version < "HTTP/1.1":
+            self.close_connection = True
+        stream = environ["wsgi.input"]
+        response = _Response(self, environ["REQUEST_METHOD"])
+        try:
+            response.run(self.server.app, environ)
+        except _DROPPED:
+            self.close_connection = True
+            return
+        except Exception:
+            self.log_error("Error on request:\n%s", traceback.format_exc())
+            if response.sent:  # a response is half out: only closing ends it
+                self.close_connection = True
+                return
+            try:
+                _Response(self, environ["REQUEST_METHOD"]).run(InternalServerError(), environ)
+            except Exception:
+                self.close_connection = True
+                return
+        try:
+            if body is not None:
+                if not body.drain():
+                    self.close_connection = True
+            else:  # dechunked: read to the end so closing does not reset the response
+                while stream.read(_DRAIN_STEP):
+                    pass
+        except OSError:  # the client went away (ConnectionError, TimeoutError) or sent bad chunks
+            self.close_connection = True
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    """moto.server's command line (same options, same defaults)."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("-H", "--host", type=str, help="Which host to bind", default="127.0.0.1")
+    parser.add_argument(
+        "-p",
+        "--port",
+        type=int,
+        help="Port number to use for connection",
+        default=int(os.environ.get("MOTO_PORT", 5000)),
+    )
+    parser.add_argument(
+        "-r", "--reload", action="store_true", help="Reload server on a file change (moto's server)"
+    )
+    parser.add_argument("-s", "--ssl", action="store_true", help="Serve https with an ad-hoc certificate")
+    parser.add_argument("-c", "--ssl-cert", type=str, help="Path to SSL certificate", default=None)
+    parser.add_argument("-k", "--ssl-key", type=str, help="Path to SSL private key", default=None)
+    return parser.parse_args(argv)
+
+
+def _exit(signum: int, frame: Any) -> None:
+    sys.exit(0)
+
+
 def main(argv: list[str] | None = None) -> None:
     for name, reason in apply_patches().items():
         print(f"avs moto_server: patch {name} skipped, moto runs unpatched there ({reason})", file=sys.stderr)
-    from moto.server import main as moto_main
+    argv = sys.argv[1:] if argv is None else argv
+    args = _arguments(argv)
+    if args.reload:  # werkzeug's reloader: moto's own server, connection-per-request
+        from moto.server import main as moto_main
 
-    moto_main(argv)
+        moto_main(argv)
+        return
+
+    if "MOTO_PORT" not in os.environ:  # Step Functions integrations call back here
+        os.environ["MOTO_PORT"] = str(args.port)
+    signal.signal(signal.SIGINT, _exit)
+    signal.signal(signal.SIGTERM, _exit)
+
+    app = DomainDispatcherApplication(create_backend_app)
+    app.debug = True  # type: ignore[attr-defined]  # as moto.server sets it
+    ssl_context: Any = None
+    if args.ssl_key and args.ssl_cert:
+        ssl_context = (args.ssl_cert, args.ssl_key)
+    elif args.ssl:
+        ssl_context = "adhoc"
+    KeepAliveHandler.request_log = os.environ.get("AVS_MOTO_REQUEST_LOG") == "1"
+    server = make_server(
+        args.host, args.port, app, threaded=True, request_handler=KeepAliveHandler, ssl_context=ssl_context
+    )
+    scheme = "http" if ssl_context is None else "https"
+    print(
+        f"avs moto_server: serving on {scheme}://{args.host}:{server.port} (HTTP/1.1 keep-alive)",
+        file=sys.stderr,
+    )
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
 
 
 if __name__ == "__main__":

@@ -124,8 +124,8 @@ class ManagedServer:
 class MotoServer(ManagedServer):
     """moto in server mode, with ``MOTO_PORT`` matching its port and Step Functions execution on.
 
-    Started through :mod:`avs_shared.embedded.moto_server`: moto's own server with two
-    of its quadratic internals made linear (see there).
+    Started through :mod:`avs_shared.embedded.moto_server`: moto's own app over HTTP/1.1
+    keep-alive, with its per-value costs cut (see there).
 
     Moto's Step Functions service integrations call back into moto at
     ``localhost:$MOTO_PORT``, hence the variable.
