@@ -53,6 +53,8 @@ The per-request access log line is off (errors are still logged);
   members each). Attribute values holding only strings, numbers, booleans, nulls,
   maps and lists come back exactly as that walk returns them, so they are copied
   directly; anything else (binary, malformed) still goes through moto's parser.
+* **Garbage collection.** Not a patch: the server runs with :data:`GC_THRESHOLDS`
+  instead of Python's defaults (half of moto's CPU on DynamoDB writes was collection).
 * **SQS queue attributes.** ``SendMessage`` reads ``queue.attributes`` to look up one
   flag; that property builds every attribute: it converts each name from CamelCase
   with a regular expression (pure, so memoised here) and counts the queue's messages
@@ -80,6 +82,7 @@ import argparse
 import email.utils
 import enum
 import functools
+import gc
 import inspect
 import io
 import os
@@ -593,6 +596,16 @@ class KeepAliveHandler(MotoRequestHandler):
             self.close_connection = True
 
 
+#: The cyclic garbage collector's thresholds in the emulator. moto keeps every stored item
+#: as Python objects (~470 ``DynamoType`` per entry here: millions after a bulk load) and
+#: allocates thousands of objects per request; at Python's default (700, 10, 10) it ran a
+#: young collection every 700 allocations and an older one every 7,000, about half of
+#: its CPU on DynamoDB writes. Measured side by side, BatchWriteItem of 8,000 entries:
+#: 1.75 -> 0.95 ms of moto CPU per entry. Request garbage is freed by reference counting;
+#: the rare cycles wait a little longer.
+GC_THRESHOLDS = (100_000, 50, 100)
+
+
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
     """moto.server's command line (same options, same defaults)."""
     parser = argparse.ArgumentParser()
@@ -641,6 +654,7 @@ def main(argv: list[str] | None = None) -> None:
     elif args.ssl:
         ssl_context = "adhoc"
     KeepAliveHandler.request_log = os.environ.get("AVS_MOTO_REQUEST_LOG") == "1"
+    gc.set_threshold(*GC_THRESHOLDS)
     server = make_server(
         args.host, args.port, app, threaded=True, request_handler=KeepAliveHandler, ssl_context=ssl_context
     )
