@@ -203,7 +203,9 @@ def test_codec_rejects_what_dynamodb_cannot_hold(value: object) -> None:
         ({"k": [{"z": 10**40}]}, ValueError, "$.k[0].z: 1" + "0" * 40 + " has more than 38 digits"),
     ],
 )
-def test_codec_errors_name_the_path_to_the_bad_value(value: object, error: type[Exception], message: str) -> None:
+def test_codec_errors_name_the_path_to_the_bad_value(
+    value: object, error: type[Exception], message: str
+) -> None:
     with pytest.raises(error) as raised:
         to_attribute(value)
     assert str(raised.value).startswith(message)
