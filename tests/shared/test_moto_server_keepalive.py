@@ -22,6 +22,7 @@ import uuid
 
 import pytest
 from botocore.exceptions import ClientError
+from moto_tables import ensure_table
 
 from avs_shared.adapters.aws import AwsClients
 from avs_shared.embedded.processes import MotoServer, free_port, port_open
@@ -115,7 +116,7 @@ async def test_long_polls_do_not_hold_up_other_calls(local_moto: MotoServer, aws
     sqs = await aws.client("sqs")
     ddb = await aws.client("dynamodb")
     url = (await sqs.create_queue(QueueName=f"moto-keepalive-{uuid.uuid4().hex[:8]}"))["QueueUrl"]
-    await _table(aws)
+    await ensure_table(aws, TABLE)
     await ddb.put_item(TableName=TABLE, Item={"k": {"S": "during"}, "v": {"S": "polled"}})
 
     polls = [
@@ -153,7 +154,7 @@ async def test_services_alternate_on_one_server(local_moto: MotoServer, aws: Aws
     # The dispatcher memo keys on the host moto builds per request; alternating
     # services must each still reach their own backend.
     ddb, s3, sqs = await aws.client("dynamodb"), await aws.client("s3"), await aws.client("sqs")
-    await _table(aws)
+    await ensure_table(aws, TABLE)
     await _bucket(aws, BUCKET)
     url = (await sqs.create_queue(QueueName=f"moto-alternate-{uuid.uuid4().hex[:8]}"))["QueueUrl"]
     for round_ in range(3):
@@ -171,7 +172,7 @@ async def test_services_alternate_on_one_server(local_moto: MotoServer, aws: Aws
 
 async def test_moto_api_reset_and_config_still_route(local_moto: MotoServer, aws: AwsClients) -> None:
     ddb = await aws.client("dynamodb")
-    await _table(aws)
+    await ensure_table(aws, TABLE)
     local_moto.reset()  # /moto-api/reset, then /moto-api/config
     with pytest.raises(ClientError) as gone:
         await ddb.describe_table(TableName=TABLE)
@@ -231,20 +232,6 @@ def test_sigterm_ends_the_server_cleanly() -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-
-
-async def _table(aws: AwsClients) -> None:
-    ddb = await aws.client("dynamodb")
-    try:
-        await ddb.create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ResourceInUseException":
-            raise
 
 
 async def _bucket(aws: AwsClients, name: str) -> None:

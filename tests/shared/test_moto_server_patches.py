@@ -13,6 +13,7 @@ import sys
 
 import pytest
 from botocore.exceptions import ClientError
+from moto_tables import ensure_table
 
 from avs_shared.adapters.aws import AwsClients
 from avs_shared.embedded.moto_server import ITEM_SIZE_LIMIT, PATCHES
@@ -46,20 +47,6 @@ def test_the_server_is_started_through_the_patching_module(moto_server: MotoServ
     assert b"avs_shared.embedded.moto_server" in argv
 
 
-async def _table(aws: AwsClients) -> None:
-    ddb = await aws.client("dynamodb")
-    try:
-        await ddb.create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ResourceInUseException":
-            raise
-
-
 def _item(key: str, attrs: int, value_bytes: int) -> dict[str, dict[str, object]]:
     """``attrs`` string attributes ``a000``.. of ``value_bytes`` each, plus nested maps and lists."""
     item: dict[str, dict[str, object]] = {"k": {"S": key}}
@@ -81,7 +68,7 @@ def _size(item: dict[str, dict[str, object]]) -> int:
 
 
 async def test_items_under_the_limit_round_trip(moto_server: MotoServer, aws: AwsClients) -> None:
-    await _table(aws)
+    await ensure_table(aws, TABLE)
     ddb = await aws.client("dynamodb")
     item = _item("small", 40, 1_000)
     await ddb.put_item(TableName=TABLE, Item=item)
@@ -94,7 +81,7 @@ async def test_items_under_the_limit_round_trip(moto_server: MotoServer, aws: Aw
 
 
 async def test_the_item_size_limit_is_where_moto_puts_it(moto_server: MotoServer, aws: AwsClients) -> None:
-    await _table(aws)
+    await ensure_table(aws, TABLE)
     ddb = await aws.client("dynamodb")
     base = _item("edge", 0, 0)
     room = ITEM_SIZE_LIMIT - _size(base)
@@ -139,7 +126,7 @@ async def test_queue_attributes_are_unchanged(moto_server: MotoServer, aws: AwsC
 
 async def test_every_attribute_type_round_trips(moto_server: MotoServer, aws: AwsClients) -> None:
     # Binary values (and sets of them) take moto's own parser; the rest the direct copy.
-    await _table(aws)
+    await ensure_table(aws, TABLE)
     ddb = await aws.client("dynamodb")
     item = {
         "k": {"S": "types"},
