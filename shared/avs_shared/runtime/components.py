@@ -16,14 +16,20 @@ COLLECTION = "anime"
 
 def vector_index_from_settings(settings: ServiceSettings) -> VectorIndex:
     """A Qdrant server index when ``QDRANT_URL`` is set, else the Qdrant Edge shard
-    at ``<data_dir>/qdrant-edge/anime``."""
+    at ``<data_dir>/qdrant-edge/anime``: in this process, or in a worker process of its
+    own with ``AVS_EDGE_INDEX_PROCESS=true``."""
     if settings.qdrant_url:
         from avs_shared.adapters.vector.qdrant_server import QdrantServerVectorIndex
 
         return QdrantServerVectorIndex.connect(settings.qdrant_url, api_key=settings.qdrant_api_key)
+    path = settings.data_dir / "qdrant-edge" / COLLECTION
+    if settings.edge_index_process:
+        from avs_shared.adapters.vector.edge_process import EdgeProcessIndex
+
+        return EdgeProcessIndex(path)
     from avs_shared.adapters.vector.edge import EdgeVectorIndex
 
-    return EdgeVectorIndex(settings.data_dir / "qdrant-edge" / COLLECTION)
+    return EdgeVectorIndex(path)
 
 
 def embedder_from_settings(settings: ServiceSettings) -> Embedder:

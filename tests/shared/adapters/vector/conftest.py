@@ -1,6 +1,7 @@
-"""Both ``VectorIndex`` adapters as fixtures: the congruence suite runs on each.
+"""The ``VectorIndex`` adapters as fixtures: the congruence suite runs on each.
 
 * ``edge``: a Qdrant Edge shard in a fresh temporary directory;
+* ``edge-process``: the same shard owned by a worker process (``EdgeProcessIndex``);
 * ``server``: ``QdrantServerVectorIndex`` over qdrant-client's local mode, the
   stand-in for a Qdrant server.
 """
@@ -16,15 +17,18 @@ from qdrant_client import AsyncQdrantClient
 from vector_dataset import DIM, MODEL, build_points
 
 from avs_shared.adapters.vector.edge import EdgeVectorIndex
+from avs_shared.adapters.vector.edge_process import EdgeProcessIndex
 from avs_shared.adapters.vector.qdrant_server import QdrantServerVectorIndex
 from avs_shared.ports.vector import VectorIndex, VectorPoint
 
-ADAPTERS = ["edge", "server"]
+ADAPTERS = ["edge", "edge-process", "server"]
 
 
-def make_index(kind: str, tmp_path: Path) -> EdgeVectorIndex | QdrantServerVectorIndex:
+def make_index(kind: str, tmp_path: Path) -> VectorIndex:
     if kind == "edge":
         return EdgeVectorIndex(tmp_path / "qdrant-edge" / "anime")
+    if kind == "edge-process":
+        return EdgeProcessIndex(tmp_path / "qdrant-edge" / "anime")
     return QdrantServerVectorIndex(AsyncQdrantClient(location=":memory:"), owns_client=True)
 
 

@@ -1,0 +1,349 @@
+"""What only ``EdgeProcessIndex`` has: a worker process, its lifecycle and its failures.
+
+The port's semantics are the congruence suite's (``edge-process`` is one of its
+adapters); here the worker is started, killed, stopped and signalled for real, and
+the shard it owns is checked from this process with an ``EdgeVectorIndex``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+from vector_dataset import DIM, MODEL, build_points
+
+from avs_shared.adapters.vector.edge import EdgeVectorIndex
+from avs_shared.adapters.vector.edge_process import EdgeProcessIndex, RemoteError, WorkerGone
+from avs_shared.errors import Retryable
+from avs_shared.ports.vector import DenseQuery, IndexOwnedElsewhere, SearchFilter, StatusScope
+from avs_shared.runtime.components import vector_index_from_settings
+from avs_shared.settings import ServiceSettings
+
+ANY = SearchFilter(status=StatusScope.ANY)
+#: How long a test waits for a process to do what it must before failing: a bound on
+#: hanging, not a performance expectation.
+PATIENCE_S = 30.0
+
+
+def _proc(pid: int, name: str) -> str:
+    return Path(f"/proc/{pid}/{name}").read_text()
+
+
+def _stat(pid: int) -> list[str]:
+    """The fields of ``/proc/<pid>/stat`` after the command name: state, ppid, ..."""
+    return _proc(pid, "stat").rsplit(")", 1)[1].split()
+
+
+def _entries(directory: Path) -> list[Path]:
+    return list(directory.iterdir())
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie has exited: its files and flocks are gone)."""
+    try:
+        state = _stat(pid)[0]
+    except FileNotFoundError:
+        return False
+    return state not in {"Z", "X"}
+
+
+async def _until(condition: Callable[[], object], what: str) -> None:
+    deadline = time.monotonic() + PATIENCE_S
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {PATIENCE_S:.0f} s")
+        await asyncio.sleep(0.02)
+
+
+def _kill(pid: int | None) -> None:
+    """Make sure a worker a test stopped or abandoned does not outlive it."""
+    if pid is None:
+        return
+    for sig in (signal.SIGCONT, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "qdrant-edge" / "anime"
+
+
+@pytest.fixture
+async def process_index(path: Path) -> AsyncIterator[EdgeProcessIndex]:
+    """An ``EdgeProcessIndex`` on ``path``, not yet opened; its worker is gone after the test."""
+    index = EdgeProcessIndex(path)
+    try:
+        yield index
+    finally:
+        pid = index.pid
+        with contextlib.suppress(ProcessLookupError):
+            if pid is not None:
+                os.kill(pid, signal.SIGCONT)  # a test that failed while its worker was stopped
+        await index.close()
+        if pid is not None and _running(pid):
+            _kill(pid)
+            raise AssertionError(f"close() left the worker pid {pid} running")
+
+
+async def test_the_worker_starts_on_the_first_call(
+    process_index: EdgeProcessIndex, tmp_path: Path, path: Path
+) -> None:
+    assert process_index.pid is None
+    assert _entries(tmp_path) == []  # construction does no I/O at all: not even the directory
+
+    await process_index.ensure_collection(MODEL, DIM)
+
+    pid = process_index.pid
+    assert pid is not None and pid != os.getpid()
+    assert _running(pid)
+    assert int(_stat(pid)[1]) == os.getpid()  # a child of this process
+    assert "avs_shared.adapters.vector.edge_worker" in _proc(pid, "cmdline").split("\0")
+    assert (path / "LOCK").read_text() == str(pid)  # the worker owns the shard, not this process
+
+
+async def test_an_in_process_index_cannot_take_the_workers_shard(
+    process_index: EdgeProcessIndex, path: Path
+) -> None:
+    await process_index.ensure_collection(MODEL, DIM)
+    intruder = EdgeVectorIndex(path)
+    try:
+        with pytest.raises(IndexOwnedElsewhere, match=f"pid {process_index.pid}\\b"):
+            await intruder.ensure_collection(MODEL, DIM)
+    finally:
+        await intruder.close()
+
+
+async def test_the_worker_cannot_take_a_shard_owned_here(process_index: EdgeProcessIndex, path: Path) -> None:
+    owner = EdgeVectorIndex(path)
+    await owner.ensure_collection(MODEL, DIM)
+    try:
+        # Raised in the worker, pickled, and raised here as itself.
+        with pytest.raises(IndexOwnedElsewhere, match=f"pid {os.getpid()}\\b"):
+            await process_index.ensure_collection(MODEL, DIM)
+        pid = process_index.pid
+        assert pid is not None  # the worker survives a failed call
+    finally:
+        await owner.close()
+    await process_index.ensure_collection(MODEL, DIM)  # free once the owner closes
+    assert process_index.pid == pid
+    assert (path / "LOCK").read_text() == str(pid)
+
+
+async def test_close_flushes_and_ends_the_worker(process_index: EdgeProcessIndex, path: Path) -> None:
+    points = build_points()
+    await process_index.ensure_collection(MODEL, DIM)
+    await process_index.upsert(points)
+    pid, proc = process_index.pid, process_index._proc
+    assert pid is not None and proc is not None
+
+    await process_index.close()
+
+    assert process_index.pid is None
+    assert proc.returncode == 0  # it exited by itself, not killed after the stop timeout
+    assert not _running(pid)
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # exited and reaped
+    reopened = EdgeVectorIndex(path)
+    await reopened.ensure_collection(MODEL, DIM)
+    try:
+        assert await reopened.count(ANY) == len(points)
+    finally:
+        await reopened.close()
+
+
+async def test_a_killed_worker_is_replaced_with_the_collection_open(process_index: EdgeProcessIndex) -> None:
+    points = build_points()
+    await process_index.ensure_collection(MODEL, DIM)
+    await process_index.upsert(points)
+    pid = process_index.pid
+    assert pid is not None
+
+    os.kill(pid, signal.SIGKILL)  # no close, no flush: only the WAL has the points
+    await _until(lambda: process_index.pid is None, "the parent notices its worker died")
+
+    # No ensure_collection here: the successor opens the collection by itself.
+    assert await process_index.count(ANY) == len(points)
+    successor = process_index.pid
+    assert successor is not None and successor != pid
+    hits = await process_index.search(DenseQuery(points[3].vectors["text"]), filter=ANY, limit=1)
+    assert [hit.id for hit in hits] == [points[3].id]
+
+
+async def test_a_successor_that_cannot_take_the_shard_is_not_kept(
+    process_index: EdgeProcessIndex, path: Path
+) -> None:
+    points = build_points()
+    await process_index.ensure_collection(MODEL, DIM)
+    await process_index.upsert(points)
+    pid = process_index.pid
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    await _until(lambda: process_index.pid is None, "the parent notices its worker died")
+
+    squatter = EdgeVectorIndex(path)  # takes the LOCK before a successor can
+    await squatter.ensure_collection(MODEL, DIM)
+    try:
+        with pytest.raises(IndexOwnedElsewhere, match=str(os.getpid())):
+            await process_index.count(ANY)
+        assert process_index.pid is None  # the successor that failed to open it was stopped
+    finally:
+        await squatter.close()
+
+    assert await process_index.count(ANY) == len(points)  # the next call starts one that can
+
+
+async def test_a_call_in_flight_when_the_worker_dies_is_retryable(process_index: EdgeProcessIndex) -> None:
+    points = build_points()[:8]
+    await process_index.ensure_collection(MODEL, DIM)
+    await process_index.upsert(points)
+    pid = process_index.pid
+    assert pid is not None
+
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        call = asyncio.create_task(process_index.count(ANY))
+        await _until(lambda: process_index._pending, "the call is sent")
+        await asyncio.sleep(0.1)
+        assert not call.done()  # a stopped worker cannot have answered
+        os.kill(pid, signal.SIGKILL)
+        with pytest.raises(Retryable) as caught:
+            await call
+    finally:
+        _kill(pid)
+
+    assert isinstance(caught.value, WorkerGone)
+    assert f"pid {pid}" in str(caught.value)
+    assert caught.value.retry_after_s > 0  # the API's Retry-After
+    health = await process_index.health()
+    assert health.ok, health.detail
+    assert health.points == len(points)
+    assert process_index.pid not in {None, pid}
+
+
+async def test_a_worker_whose_parent_dies_exits_and_frees_the_shard(tmp_path: Path, path: Path) -> None:
+    script = textwrap.dedent(
+        f"""
+        import asyncio, os, sys
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from vector_dataset import build_points, DIM, MODEL
+        from avs_shared.adapters.vector.edge_process import EdgeProcessIndex
+
+        async def main():
+            index = EdgeProcessIndex({str(path)!r})
+            await index.ensure_collection(MODEL, DIM)
+            await index.upsert(build_points()[:10])
+            print(index.pid, flush=True)
+            os._exit(0)  # no close(): the worker is left with its stdin's end of file
+
+        asyncio.run(main())
+        """
+    )
+    # The worker inherits stderr: a pipe there would keep subprocess.run waiting for it.
+    with (tmp_path / "child.stderr").open("wb") as stderr:
+        out = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-c", script],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            check=True,
+            timeout=120,
+        )
+    pid = int(out.stdout)
+    try:
+        await _until(lambda: not _running(pid), f"the orphaned worker pid {pid} exits")
+    finally:
+        _kill(pid)
+    index = EdgeVectorIndex(path)  # the LOCK went with the worker
+    await index.ensure_collection(MODEL, DIM)
+    try:
+        assert await index.count(ANY) == 10
+    finally:
+        await index.close()
+
+
+@pytest.mark.parametrize("method", ["__class__", "_open_shard", "__init__"])
+async def test_only_the_ports_methods_can_be_called(
+    process_index: EdgeProcessIndex, tmp_path: Path, method: str
+) -> None:
+    points = build_points()[:5]
+    await process_index.ensure_collection(MODEL, DIM)
+    await process_index.upsert(points)
+    pid = process_index.pid
+
+    with pytest.raises(RemoteError, match=re.escape(repr(method))):
+        # __init__ once more would swap the worker's index for one elsewhere
+        await process_index._call(method, str(tmp_path / "elsewhere"))
+
+    assert await process_index.count(ANY) == len(points)
+    assert process_index.pid == pid
+    assert not (tmp_path / "elsewhere").exists()
+
+
+async def test_the_worker_ignores_sigint(process_index: EdgeProcessIndex) -> None:
+    points = build_points()[:5]
+    await process_index.ensure_collection(MODEL, DIM)
+    await process_index.upsert(points)
+    pid = process_index.pid
+    assert pid is not None
+    # A session of its own: a terminal's Ctrl-C goes to this process's group only.
+    assert os.getsid(pid) == pid != os.getsid(0)
+    ignored = int(re.findall(r"^SigIgn:\s*([0-9a-f]+)$", _proc(pid, "status"), re.M)[0], 16)
+    assert ignored & (1 << (signal.SIGINT - 1))
+
+    os.kill(pid, signal.SIGINT)
+
+    assert await process_index.count(ANY) == len(points)
+    assert process_index.pid == pid and _running(pid)
+
+
+async def test_sigterm_closes_the_worker_cleanly(process_index: EdgeProcessIndex) -> None:
+    points = build_points()
+    await process_index.ensure_collection(MODEL, DIM)
+    await process_index.upsert(points)
+    pid, proc = process_index.pid, process_index._proc
+    assert pid is not None and proc is not None
+
+    os.kill(pid, signal.SIGTERM)
+    await _until(lambda: proc.returncode is not None, "the worker exits on SIGTERM")
+
+    assert proc.returncode == 0
+    assert await process_index.count(ANY) == len(points)
+    assert process_index.pid not in {None, pid}
+
+
+async def test_settings_choose_the_worker_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AVS_QDRANT_URL", "QDRANT_URL", "AVS_EDGE_INDEX_PROCESS"):
+        monkeypatch.delenv(name, raising=False)
+    lock = tmp_path / "qdrant-edge" / "anime" / "LOCK"
+
+    in_worker = vector_index_from_settings(ServiceSettings(data_dir=tmp_path, edge_index_process=True))
+    assert isinstance(in_worker, EdgeProcessIndex)
+    try:
+        await in_worker.ensure_collection(MODEL, DIM)
+        assert lock.read_text() == str(in_worker.pid)
+    finally:
+        await in_worker.close()
+
+    in_process = vector_index_from_settings(ServiceSettings(data_dir=tmp_path))
+    assert isinstance(in_process, EdgeVectorIndex)
+    try:
+        await in_process.ensure_collection(MODEL, DIM)
+        assert lock.read_text() == str(os.getpid())
+    finally:
+        await in_process.close()
+
+    monkeypatch.setenv("AVS_EDGE_INDEX_PROCESS", "true")
+    from_env = vector_index_from_settings(ServiceSettings(data_dir=tmp_path))
+    assert isinstance(from_env, EdgeProcessIndex)
+    await from_env.close()  # never started: nothing to stop
