@@ -73,6 +73,8 @@ from .sparse import Bm25Encoder
 T = TypeVar("T")
 
 _UPSERT_BATCH = 1_000
+#: The operations ``reads_inline`` runs on the event loop's thread.
+_READS = frozenset({"get", "search", "scroll", "count", "facet"})
 
 
 class EdgeVectorIndex:
@@ -86,6 +88,12 @@ class EdgeVectorIndex:
         Vector names and payload indexes; the ``anime`` collection by default.
     encoder:
         The BM25 encoder for ``sparse_texts`` and text queries.
+    reads_inline:
+        Run reads (searches, scrolls, counts, facets, gets) on the event loop's thread
+        instead of a worker thread. The engine holds the GIL for the whole of a call, so
+        a thread lets nothing else run meanwhile; it only adds the hop. For a process that
+        does nothing but serve the index (:mod:`.edge_worker`). Writes, ``optimize`` and
+        ``close`` still run in a thread.
     """
 
     backend = "qdrant-edge"
@@ -96,8 +104,10 @@ class EdgeVectorIndex:
         *,
         spec: CollectionSpec = ANIME_COLLECTION,
         encoder: Bm25Encoder | None = None,
+        reads_inline: bool = False,
     ) -> None:
         self._dir = Path(path)
+        self._reads_inline = reads_inline
         self._spec = spec
         self._encoder = encoder or Bm25Encoder()
         self._shard: qe.EdgeShard | None = None
@@ -383,6 +393,8 @@ class EdgeVectorIndex:
 
     async def _run(self, operation: str, fn: Callable[[], T]) -> T:
         try:
+            if self._reads_inline and operation in _READS:
+                return fn()
             return await asyncio.to_thread(fn)
         except AvsError:
             raise
