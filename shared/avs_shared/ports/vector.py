@@ -181,11 +181,19 @@ class DenseQuery:
 
 @dataclass(frozen=True, slots=True)
 class SparseQuery:
-    """BM25 search: give ``text`` (encoded by the adapter) or a ready ``vector``."""
+    """BM25 search: give ``text`` (encoded by the adapter) or a ready ``vector``.
+
+    ``segment_idf``: let a Qdrant Edge shard weigh terms by the statistics its segments
+    hold, which still count deleted and replaced points until they are optimised,
+    instead of counting the live points per query (0.24 against 0.62 ms per query on
+    40,000 anime). For a ranking whose scores nobody sees and where that drift cannot
+    matter, such as finding a handful of candidates; a Qdrant server ignores it.
+    """
 
     text: str | None = None
     vector: SparseVector | None = None
     using: str = BM25_VECTOR
+    segment_idf: bool = False
 
     def __post_init__(self) -> None:
         if (self.text is None) == (self.vector is None):

@@ -122,7 +122,10 @@ def search_request(
         if query.sparse is not None and query.sparse.vector is not None and query.sparse.vector.indices:
             prefetches.append(
                 qe.Prefetch(
-                    limit=query.candidates, query=_nearest(query.sparse), filter=edge_filter, params=_LIVE_IDF
+                    limit=query.candidates,
+                    query=_nearest(query.sparse),
+                    filter=edge_filter,
+                    params=None if query.sparse.segment_idf else _LIVE_IDF,
                 )
             )
         if not prefetches:
@@ -139,7 +142,7 @@ def search_request(
     if isinstance(query, SparseQuery) and (query.vector is None or not query.vector.indices):
         return None
     nearest = _nearest(query)
-    params = _LIVE_IDF if isinstance(query, SparseQuery) else None
+    params = _LIVE_IDF if isinstance(query, SparseQuery) and not query.segment_idf else None
     return lambda n: qe.QueryRequest(
         limit=n,
         query=nearest,

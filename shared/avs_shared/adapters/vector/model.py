@@ -158,7 +158,7 @@ def resolve_sparse(
 ) -> DenseQuery | SparseQuery | HybridQuery:
     """The query with every ``SparseQuery.text`` encoded (query side: weight 1 per token)."""
     if isinstance(query, SparseQuery) and query.vector is None:
-        return SparseQuery(vector=encoder.encode_query(query.text or ""), using=query.using)
+        return replace(query, text=None, vector=encoder.encode_query(query.text or ""))
     if isinstance(query, HybridQuery) and query.sparse is not None:
         return replace(query, sparse=resolve_sparse(query.sparse, encoder))  # type: ignore[arg-type]
     return query

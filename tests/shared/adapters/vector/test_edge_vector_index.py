@@ -191,3 +191,26 @@ def test_engine_errors_map_onto_the_error_family() -> None:
     )
     assert isinstance(wal, Conflict)
     assert isinstance(translate(OSError("disk full"), "upsert"), Retryable)
+
+
+async def test_segment_idf_skips_counting_live_points_and_keeps_the_ranking(tmp_path: Path) -> None:
+    """``segment_idf`` weighs terms by what the segments hold, deleted points included;
+    the default counts the live points. The names probe of hybrid search relies on the
+    two ranking the same candidates first."""
+    index = EdgeVectorIndex(tmp_path / "anime")
+    await index.ensure_collection(MODEL, DIM)
+    points = build_points()
+    try:
+        await index.upsert(points)
+        live, segment = SparseQuery(text="Demon Slayer"), SparseQuery(text="Demon Slayer", segment_idf=True)
+        fresh = await index.search(live, filter=ANY, limit=3)
+        assert fresh == await index.search(segment, filter=ANY, limit=3)
+        await index.delete([p.id for p in points[:40] if p.id not in {h.id for h in fresh}])
+        after_live = await index.search(live, filter=ANY, limit=3)
+        after_segment = await index.search(segment, filter=ANY, limit=3)
+        assert [h.id for h in after_live] == [h.id for h in after_segment] == [h.id for h in fresh]
+        # Fewer live documents, same term counts in the segment: the live IDF drops.
+        assert after_segment[0].score == pytest.approx(fresh[0].score)
+        assert after_live[0].score < fresh[0].score
+    finally:
+        await index.close()
