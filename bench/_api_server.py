@@ -29,6 +29,7 @@ from avs_api.app import create_app
 from avs_api.bootstrap import query_embedder
 from avs_api.settings import ApiSettings
 from avs_shared.adapters.vector.edge import EdgeVectorIndex
+from avs_shared.adapters.vector.edge_process import EdgeProcessIndex
 from avs_shared.adapters.vector.qdrant_server import QdrantServerVectorIndex
 from avs_shared.ports.vector import VectorIndex
 from avs_shared.runtime.logging import configure_logging
@@ -68,6 +69,8 @@ async def _serve(args: argparse.Namespace) -> None:
     index: VectorIndex
     if args.index == "edge":
         index = EdgeVectorIndex(Path(args.data_dir) / "qdrant-edge" / "anime")
+    elif args.index == "edge-process":
+        index = EdgeProcessIndex(Path(args.data_dir) / "qdrant-edge" / "anime")
     else:
         from qdrant_client import AsyncQdrantClient
 
@@ -104,7 +107,7 @@ def main() -> None:
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--redis-url", required=True)
     parser.add_argument("--aws-endpoint", required=True)
-    parser.add_argument("--index", choices=["edge", "local"], required=True)
+    parser.add_argument("--index", choices=["edge", "edge-process", "local"], required=True)
     parser.add_argument("--n", type=int, default=0)
     parser.add_argument("--embedded", type=int, default=0)
     parser.add_argument("--seed", type=int, default=0)

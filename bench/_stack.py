@@ -132,6 +132,27 @@ class ProcStats:
     peak_rss_mib: float
 
 
+def descendants(pid: int) -> list[int]:
+    """The process ids of ``pid``'s children, their children, and so on."""
+    found: list[int] = []
+    pending = [pid]
+    while pending:
+        parent = pending.pop()
+        for task in Path(f"/proc/{parent}/task").glob("*"):
+            try:
+                children = [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                continue
+            found += children
+            pending += children
+    return found
+
+
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds of ``pid`` and of its live descendants (a worker process counts to its parent)."""
+    return sum(s.cpu_s for p in [pid, *descendants(pid)] if (s := proc_stats(p)) is not None)
+
+
 def proc_stats(pid: int | None) -> ProcStats | None:
     """Read ``/proc/<pid>/stat`` and ``status`` (VmRSS, VmHWM); None if unavailable."""
     if pid is None:

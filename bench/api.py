@@ -78,7 +78,7 @@ from avs_shared.ports.vector import SearchFilter, StatusScope
 from avs_shared.settings import ServiceSettings
 from bench._api_corpus import CorpusSpec, edge_collection, entries, model_root
 from bench._http_load import LoadResult, run_load
-from bench._stack import REPO, Stack, proc_stats, provision, throwaway_stack
+from bench._stack import REPO, Stack, provision, throwaway_stack, tree_cpu_s
 
 CONCURRENCY = 16
 HOST = "127.0.0.1"
@@ -92,6 +92,13 @@ GOALS = {
     "hybrid_p99_ms": 30.0,
     "lookups_rps": 1500.0,
 }
+#: The Qdrant Edge configurations the API is measured in: (result key, ``--index`` of
+#: ``bench._api_server``, label, Redis database). ``edge``: the shard in the server process
+#: (the default); ``edge_process``: in a worker process (``AVS_EDGE_INDEX_PROCESS=true``).
+EDGE_SERVERS = (
+    ("edge", "edge", "shard in the server process", 1),
+    ("edge_process", "edge-process", "shard in a worker process", 2),
+)
 #: Entries the query generators draw titles, synopses and genres from.
 _QUERY_SOURCE = 3000
 
@@ -331,8 +338,10 @@ class ApiServer:
         raise TimeoutError(f"the API server did not answer within {timeout_s:g}s:\n{self.tail()}")
 
     def cpu_s(self) -> float:
-        stats = proc_stats(self.process.pid)
-        return stats.cpu_s if stats else float("nan")
+        """CPU seconds of the server and its children (the index worker, when it has one)."""
+        if self.process.poll() is not None:
+            return float("nan")
+        return tree_cpu_s(self.process.pid)
 
     def tail(self, lines: int = 30) -> str:
         try:
@@ -508,18 +517,20 @@ def run(
         before = measure_limits(edge_dir, api_embedder, sources, seed + 1, limits_budget_s)
         print(f"    {_limits_line(before)}", flush=True)
 
-        print("  API over Qdrant Edge:", flush=True)
-        server = ApiServer(stack, "edge", spec, redis_db=1)
-        try:
-            server.wait_ready(120)
-            result["server"] = server.tail(5).splitlines()[-1] if server.tail(5) else ""
-            warm = _warm_lookups(server, sources.lookup_ids)
-            print(f"    warmed the entry cache: {warm.requests:,} reads ({warm.errors} errors)", flush=True)
-            result["edge"] = _workloads(
-                server, sources, seed, budget_s, max_requests, ("structured", "hybrid", "lookups")
-            )
-        finally:
-            server.stop()
+        # Each server has a Redis database of its own: no answer cached by one is a hit for the next.
+        for key, index, label, redis_db in EDGE_SERVERS:
+            print(f"  API over Qdrant Edge, {label}:", flush=True)
+            server = ApiServer(stack, index, spec, redis_db=redis_db)
+            try:
+                server.wait_ready(120)
+                result["server"] = server.tail(5).splitlines()[-1] if server.tail(5) else ""
+                warm = _warm_lookups(server, sources.lookup_ids)
+                print(f"    warmed the entry cache: {warm.requests:,} reads ({warm.errors} errors)")
+                result[key] = _workloads(
+                    server, sources, seed, budget_s, max_requests, ("structured", "hybrid", "lookups")
+                )
+            finally:
+                server.stop()
 
         print("  limits, after the API runs:", flush=True)
         after = measure_limits(edge_dir, api_embedder, sources, seed + 2, limits_budget_s)
@@ -531,7 +542,7 @@ def run(
         }
 
         print("  API over qdrant-client local mode (the server builds it first):", flush=True)
-        server = ApiServer(stack, "local", spec, redis_db=2)
+        server = ApiServer(stack, "local", spec, redis_db=3)
         try:
             server.wait_ready(3600)
             # Local mode answers one request at a time: at c=16 a request waits for 15 others.
@@ -566,6 +577,7 @@ def _ratio(a: float, b: float) -> float:
 
 def print_report(result: dict[str, Any]) -> None:
     edge, local, limits = result["edge"], result["local"], result["limits"]["mean"]
+    configs = [(key, label) for key, _, label, _ in EDGE_SERVERS if key in result]
     print()
     print(f"corpus      {result['corpus']}")
     print(f"collection  {result['collection']}")
@@ -574,34 +586,47 @@ def print_report(result: dict[str, Any]) -> None:
     print(f"client      {result['client']}")
     print()
     header = (
-        f"{'workload':<22}{'p50 c=1':>10}{'p99 c=1':>10}{'req/s c=16':>12}{'p50 c=16':>10}{'p99 c=16':>10}"
+        f"{'workload':<30}{'p50 c=1':>10}{'p99 c=1':>10}{'req/s c=16':>12}{'p50 c=16':>10}{'p99 c=16':>10}"
     )
     header += f"{'srv ms/req':>12}{'cli ms/req':>12}"
     print(header)
-    for label, block in (("Qdrant Edge", edge), ("local mode", local)):
+    tags = {"edge": "Edge in-process", "edge_process": "Edge worker", "local": "local mode"}
+    blocks = [(tags[key], result[key]) for key, _ in configs] + [(tags["local"], local)]
+    for label, block in blocks:
         for name, rows in block.items():
             c1, c16 = rows["c1"], rows["c16"]
             print(
-                f"{name + ' (' + label + ')':<22}{c1['p50_ms']:>8.2f}ms{c1['p99_ms']:>8.2f}ms"
+                f"{name + ' (' + label + ')':<30}{c1['p50_ms']:>8.2f}ms{c1['p99_ms']:>8.2f}ms"
                 f"{c16['rps']:>12,.1f}"
                 f"{c16['p50_ms']:>8.1f}ms{c16['p99_ms']:>8.1f}ms"
                 f"{c16['server_cpu_ms_per_request']:>12.3f}{c16['client_cpu_ms_per_request']:>12.3f}"
             )
-    print("(srv/cli ms/req: CPU of the server process / of this client per request, at c=16)")
-    errors = sum(r[c]["errors"] for block in (edge, local) for r in block.values() for c in ("c1", "c16"))
+    print(
+        "(srv/cli ms/req: CPU of the server process and its children (the index worker) / of this "
+        "client per request, at c=16)"
+    )
+    errors = sum(r[c]["errors"] for _, block in blocks for r in block.values() for c in ("c1", "c16"))
     print(
         f"(non-200 answers: {errors}; c=1 rows: n = {edge['structured']['c1']['requests']} structured, "
         f"{edge['hybrid']['c1']['requests']} hybrid, "
         f"{local['structured']['c1']['requests']} local-mode structured)"
     )
     print()
-    print("Qdrant Edge vs qdrant-client local mode (same queries, same order):")
+    print("Qdrant Edge (in-process) vs qdrant-client local mode (same queries, same order):")
     for name in ("structured", "hybrid"):
         e, m = edge[name], local[name]
         print(
             f"  {name:<11} p50 c=1 {_ratio(m['c1']['p50_ms'], e['c1']['p50_ms']):6.1f}x faster;  "
             f"throughput c=16 {_ratio(e['c16']['rps'], m['c16']['rps']):6.1f}x higher"
         )
+    if "edge_process" in result:
+        print("Edge worker vs Edge in-process (same queries, same order):")
+        for name in ("structured", "hybrid", "lookups"):
+            w, e = result["edge_process"][name], edge[name]
+            print(
+                f"  {name:<11} throughput c=16 {_ratio(w['c16']['rps'], e['c16']['rps']):5.2f}x;  "
+                f"p50 c=1 {w['c1']['p50_ms']:.2f} vs {e['c1']['p50_ms']:.2f} ms"
+            )
     print()
     b, a = result["limits"]["before"], result["limits"]["after"]
     print("limits (in-process, same collection; before / after the API runs -> mean):")
@@ -619,7 +644,13 @@ def print_report(result: dict[str, Any]) -> None:
         f"  embedder alone, one query per call (c=1)                 "
         f"{b['embed_c1_rps']:,.1f} / {a['embed_c1_rps']:,.1f} -> {limits['embed_c1_rps']:,.1f} /s"
     )
-    print()
+    for key, label in configs:
+        print()
+        print(f"goals, {label}:")
+        _print_goals(result[key], limits)
+
+
+def _print_goals(edge: dict[str, Any], limits: dict[str, float]) -> None:
     hybrid_ratio = _ratio(edge["hybrid"]["c16"]["rps"], limits["embed_rps"])
     structured_ratio = _ratio(edge["structured"]["c16"]["rps"], limits["index_rps"])
     checks = [
@@ -654,7 +685,6 @@ def print_report(result: dict[str, Any]) -> None:
             ">= 1,500 req/s",
         ),
     ]
-    print("goals:")
     for label, value, ok, goal in checks:
         print(f"  {label:<44}{value:>14}   goal {goal:<14} {'met' if ok else 'MISSED'}")
 
