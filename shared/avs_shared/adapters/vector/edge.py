@@ -24,6 +24,7 @@ import fcntl
 import json
 import os
 import shutil
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
@@ -73,6 +74,9 @@ from .sparse import Bm25Encoder
 T = TypeVar("T")
 
 _UPSERT_BATCH = 1_000
+#: How long opening a shard waits for an owner that is an index worker process, which may
+#: be closing it because its parent died (the worker then exits by itself).
+WORKER_EXIT_WAIT_S = 10.0
 #: The operations ``reads_inline`` runs on the event loop's thread.
 _READS = frozenset({"get", "search", "scroll", "count", "facet"})
 
@@ -169,15 +173,26 @@ class EdgeVectorIndex:
         if self._lock_file is not None:
             return
         fd = os.open(self._dir / "LOCK", os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            owner = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
-            os.close(fd)
-            raise IndexOwnedElsewhere(
-                f"edge collection {self._dir} is open in process pid {owner}; only one process may own "
-                "a Qdrant Edge shard (run the API and workers in one process, or use a Qdrant server)"
-            ) from exc
+        deadline = time.monotonic() + WORKER_EXIT_WAIT_S
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError as exc:
+                owner = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+                # A worker process (edge_worker) whose parent was just killed is still closing
+                # the shard: a process started right after (a rerun) waits for it.
+                worker = _is_edge_worker(owner)
+                if worker and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    continue
+                os.close(fd)
+                waited = f" (an index worker; waited {WORKER_EXIT_WAIT_S:g} s for it)" if worker else ""
+                raise IndexOwnedElsewhere(
+                    f"edge collection {self._dir} is open in process pid {owner}{waited}; only one process "
+                    "may own a Qdrant Edge shard (run the API and workers in one process, or use a "
+                    "Qdrant server)"
+                ) from exc
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
         os.fsync(fd)
@@ -400,6 +415,15 @@ class EdgeVectorIndex:
             raise
         except Exception as exc:
             raise codec.translate(exc, operation) from exc
+
+
+def _is_edge_worker(pid: str) -> bool:
+    """Whether ``pid`` runs :mod:`.edge_worker` (Linux: its command line; elsewhere False)."""
+    try:
+        cmdline = Path(f"/proc/{int(pid)}/cmdline").read_bytes()
+    except (ValueError, OSError):
+        return False
+    return b"avs_shared.adapters.vector.edge_worker" in cmdline.split(b"\0")
 
 
 def _flush_and_close(shard: qe.EdgeShard) -> None:

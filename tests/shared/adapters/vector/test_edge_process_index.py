@@ -272,6 +272,51 @@ async def test_a_worker_whose_parent_dies_exits_and_frees_the_shard(tmp_path: Pa
         await index.close()
 
 
+async def test_opening_waits_for_a_worker_still_closing_after_its_parent_was_killed(
+    tmp_path: Path, path: Path
+) -> None:
+    """A rerun right after a kill (the bootstrap's resume, say) must not find the shard taken
+    by the killed process's worker, which is still flushing it."""
+    script = textwrap.dedent(
+        f"""
+        import asyncio, os, sys
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from vector_dataset import build_points, DIM, MODEL
+        from avs_shared.adapters.vector.edge_process import EdgeProcessIndex
+
+        async def main():
+            index = EdgeProcessIndex({str(path)!r})
+            await index.ensure_collection(MODEL, DIM)
+            await index.upsert(build_points()[:10])
+            print(index.pid, flush=True)
+            sys.stdin.read()  # until killed
+
+        asyncio.run(main())
+        """
+    )
+    with (tmp_path / "child.stderr").open("wb") as stderr:
+        child = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", script, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr
+        )
+    assert child.stdout is not None
+    pid = int(await asyncio.wait_for(child.stdout.readline(), timeout=120))
+    index = EdgeVectorIndex(path)
+    try:
+        os.kill(pid, signal.SIGSTOP)  # the worker has not closed the shard yet when ...
+        child.kill()  # ... its parent is killed
+        await child.wait()
+        opening = asyncio.create_task(index.ensure_collection(MODEL, DIM))
+        await asyncio.sleep(0.5)
+        assert not opening.done()  # waiting for the worker, not failing on its LOCK
+        os.kill(pid, signal.SIGCONT)
+        await asyncio.wait_for(opening, timeout=PATIENCE_S)
+        assert await index.count(ANY) == 10
+        assert not _running(pid)
+    finally:
+        _kill(pid)
+        await index.close()
+
+
 @pytest.mark.parametrize("method", ["__class__", "_open_shard", "__init__"])
 async def test_only_the_ports_methods_can_be_called(
     process_index: EdgeProcessIndex, tmp_path: Path, method: str
@@ -327,7 +372,7 @@ async def test_settings_choose_the_worker_process(tmp_path: Path, monkeypatch: p
         monkeypatch.delenv(name, raising=False)
     lock = tmp_path / "qdrant-edge" / "anime" / "LOCK"
 
-    in_worker = vector_index_from_settings(ServiceSettings(data_dir=tmp_path, edge_index_process=True))
+    in_worker = vector_index_from_settings(ServiceSettings(data_dir=tmp_path))  # the default
     assert isinstance(in_worker, EdgeProcessIndex)
     try:
         await in_worker.ensure_collection(MODEL, DIM)
@@ -335,7 +380,7 @@ async def test_settings_choose_the_worker_process(tmp_path: Path, monkeypatch: p
     finally:
         await in_worker.close()
 
-    in_process = vector_index_from_settings(ServiceSettings(data_dir=tmp_path))
+    in_process = vector_index_from_settings(ServiceSettings(data_dir=tmp_path, edge_index_process=False))
     assert isinstance(in_process, EdgeVectorIndex)
     try:
         await in_process.ensure_collection(MODEL, DIM)
@@ -343,7 +388,7 @@ async def test_settings_choose_the_worker_process(tmp_path: Path, monkeypatch: p
     finally:
         await in_process.close()
 
-    monkeypatch.setenv("AVS_EDGE_INDEX_PROCESS", "true")
+    monkeypatch.setenv("AVS_EDGE_INDEX_PROCESS", "false")
     from_env = vector_index_from_settings(ServiceSettings(data_dir=tmp_path))
-    assert isinstance(from_env, EdgeProcessIndex)
-    await from_env.close()  # never started: nothing to stop
+    assert isinstance(from_env, EdgeVectorIndex)
+    await from_env.close()  # never opened: nothing to release
