@@ -19,7 +19,9 @@ and uvloop in a server process of its own, and a lean keep-alive HTTP/1.1 client
     ``GET /anime/{id}`` of ``lookups`` anime whose entries are in DynamoDB (moto) and
     already in the Redis cache (``anime:<id>``, filled by one read each before).
 
-Each runs at concurrency 1 (p50/p99 latency) and 16 (throughput). The structured and
+Each runs at concurrency 1 (p50/p99 latency) and 16 (throughput), against two servers in
+turn (:data:`EDGE_SERVERS`): the Qdrant Edge shard in the server process, and in a worker
+process of its own (the default: the engine holds the GIL for each call). The structured and
 hybrid workloads then run again, the same queries in the same order, against a server
 whose index is qdrant-client's local mode (``QdrantServerVectorIndex`` over
 ``AsyncQdrantClient(location=":memory:")``, built in that process from the same
@@ -94,10 +96,10 @@ GOALS = {
 }
 #: The Qdrant Edge configurations the API is measured in: (result key, ``--index`` of
 #: ``bench._api_server``, label, Redis database). ``edge``: the shard in the server process
-#: (the default); ``edge_process``: in a worker process (``AVS_EDGE_INDEX_PROCESS=true``).
+#: (``AVS_EDGE_INDEX_PROCESS=false``); ``edge_process``: in a worker process (the default).
 EDGE_SERVERS = (
-    ("edge", "edge", "shard in the server process", 1),
-    ("edge_process", "edge-process", "shard in a worker process", 2),
+    ("edge", "edge", "shard in the server process (AVS_EDGE_INDEX_PROCESS=false)", 1),
+    ("edge_process", "edge-process", "shard in a worker process (the default)", 2),
 )
 #: Entries the query generators draw titles, synopses and genres from.
 _QUERY_SOURCE = 3000
