@@ -38,7 +38,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from avs_shared.errors import AvsError, Retryable
+from avs_shared.errors import AvsError, ConfigurationError, Retryable
 from avs_shared.ports.vector import (
     FacetCount,
     Hit,
@@ -127,6 +127,7 @@ class EdgeProcessIndex:
         self._pending: dict[int, asyncio.Future[Any]] = {}
         self._ids = itertools.count(1)
         self._starting: asyncio.Lock | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._opened: tuple[str, int] | None = None
         self._closing = False
 
@@ -260,6 +261,7 @@ class EdgeProcessIndex:
         return await future
 
     async def _worker(self) -> asyncio.subprocess.Process:
+        self._check_loop()
         proc = self._proc
         if proc is not None and self._serving(proc):
             return proc
@@ -293,6 +295,18 @@ class EdgeProcessIndex:
                 await self._stop(proc)
                 raise
             return proc
+
+    def _check_loop(self) -> None:
+        """The worker's pipes belong to the event loop that started it: refuse another."""
+        loop = asyncio.get_running_loop()
+        if self._loop is None or (self._proc is None and not self._pending):
+            if self._loop is not loop:
+                self._loop, self._starting = loop, None  # an asyncio.Lock is bound to its loop
+        elif self._loop is not loop:
+            raise ConfigurationError(
+                "this EdgeProcessIndex serves the event loop that started its worker; create one "
+                "index per event loop (per asyncio.run), or close it before the loop ends"
+            )
 
     def _serving(self, proc: asyncio.subprocess.Process) -> bool:
         return proc.returncode is None and self._reader is not None and not self._reader.done()

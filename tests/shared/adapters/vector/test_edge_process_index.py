@@ -15,21 +15,24 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 from vector_dataset import DIM, MODEL, build_points
 
 from avs_shared.adapters.vector.edge import EdgeVectorIndex
 from avs_shared.adapters.vector.edge_process import EdgeProcessIndex, RemoteError, WorkerGone
-from avs_shared.errors import Retryable
+from avs_shared.errors import ConfigurationError, Retryable
 from avs_shared.ports.vector import DenseQuery, IndexOwnedElsewhere, SearchFilter, StatusScope
 from avs_shared.runtime.components import vector_index_from_settings
 from avs_shared.settings import ServiceSettings
 
 ANY = SearchFilter(status=StatusScope.ANY)
+T = TypeVar("T")
 #: How long a test waits for a process to do what it must before failing: a bound on
 #: hanging, not a performance expectation.
 PATIENCE_S = 30.0
@@ -392,3 +395,41 @@ async def test_settings_choose_the_worker_process(tmp_path: Path, monkeypatch: p
     from_env = vector_index_from_settings(ServiceSettings(data_dir=tmp_path))
     assert isinstance(from_env, EdgeVectorIndex)
     await from_env.close()  # never opened: nothing to release
+
+
+def test_an_index_serves_one_event_loop_at_a_time(path: Path) -> None:
+    """The worker's pipes belong to the loop that started it: another loop gets a clear
+    error while it runs, and the index once closed serves a new loop."""
+    index = EdgeProcessIndex(path)
+    points = build_points()
+    first = asyncio.new_event_loop()
+    runner = threading.Thread(target=first.run_forever, daemon=True)
+    runner.start()
+
+    def on_first(coro: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, first).result(timeout=120)
+
+    async def open_and_fill() -> None:
+        await index.ensure_collection(MODEL, DIM)
+        await index.upsert(points)
+
+    async def reopen_and_count() -> int:
+        try:
+            await index.ensure_collection(MODEL, DIM)
+            return await index.count(ANY)
+        finally:
+            await index.close()
+
+    try:
+        on_first(open_and_fill())
+        pid = index.pid
+        with pytest.raises(ConfigurationError, match="one index per event loop"):
+            asyncio.run(index.count(ANY))
+        assert index.pid == pid  # the first loop's worker is left alone, still serving it
+        assert on_first(index.count(ANY)) == len(points)
+        on_first(index.close())
+    finally:
+        first.call_soon_threadsafe(first.stop)
+        runner.join(timeout=30)
+        first.close()
+    assert asyncio.run(reopen_and_count()) == len(points)
