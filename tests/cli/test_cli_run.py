@@ -124,6 +124,10 @@ def test_run_serves_the_api_and_stops_cleanly_on_sigint_stopping_the_servers_it_
     status, body = get(f"http://127.0.0.1:{ports.api}/ready")
     assert status == 200, body
     moto_pid, redis_pid = ports.pid("moto"), ports.pid("redis")
+    # /ready opened the vector index: its shard is owned by an index worker process.
+    index_pid = int((ports.data_dir / "qdrant-edge" / "anime" / "LOCK").read_text())
+    assert index_pid != proc.pid
+    assert b"avs_shared.adapters.vector.edge_worker" in Path(f"/proc/{index_pid}/cmdline").read_bytes()
 
     started = time.monotonic()
     out, err = stop_with_sigint(proc)
@@ -136,6 +140,7 @@ def test_run_serves_the_api_and_stops_cleanly_on_sigint_stopping_the_servers_it_
     assert "cron schedule armed" in err and "weekly-sync" in err  # the sync registers its jobs
     assert "schedules.dispatcher_started" in err  # the local dispatcher of one-time schedules
     assert "moto: stopped" in out and "redis: stopped" in out
+    assert not alive(index_pid)  # closed with the run, before it exited
     deadline = time.monotonic() + 5
     while (alive(moto_pid) or alive(redis_pid)) and time.monotonic() < deadline:
         time.sleep(0.05)
