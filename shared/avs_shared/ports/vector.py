@@ -2,11 +2,12 @@
 
 Everything here is vendor-neutral and independent of the ``AnimeEntry`` schema: a
 point is an id, named dense vectors, named sparse vectors (or the texts to encode
-into them) and a JSON payload. Two adapters implement the port and a congruence
-suite runs the same assertions against both:
+into them) and a JSON payload. Three adapters implement the port and a congruence
+suite runs the same assertions against each:
 
-* ``avs_shared.adapters.vector.edge.EdgeVectorIndex`` - Qdrant Edge, in-process
-  (the embedded default);
+* ``avs_shared.adapters.vector.edge.EdgeVectorIndex`` - Qdrant Edge, in-process;
+* ``avs_shared.adapters.vector.edge_process.EdgeProcessIndex`` - the same, in a worker
+  process of its own (the embedded default);
 * ``avs_shared.adapters.vector.qdrant_server.QdrantServerVectorIndex`` - a Qdrant
   server (or qdrant-client's local mode) through ``AsyncQdrantClient``.
 
