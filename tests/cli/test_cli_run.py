@@ -129,11 +129,13 @@ def test_run_serves_the_api_and_stops_cleanly_on_sigint_stopping_the_servers_it_
     assert index_pid != proc.pid
     assert b"avs_shared.adapters.vector.edge_worker" in Path(f"/proc/{index_pid}/cmdline").read_bytes()
 
+    # An empty catalogue gets the project's sample first, a bulk job whose first chunk exports
+    # the model (~10 s): a SIGINT meanwhile drains that chunk before the run exits.
     started = time.monotonic()
-    out, err = stop_with_sigint(proc)
+    out, err = stop_with_sigint(proc, timeout=90.0)
 
     assert proc.returncode == 0, f"{out}\n{err}"
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < 90
     assert f"API listening on http://127.0.0.1:{ports.api}" in out
     assert "Ctrl-C" in out
     assert "no workers registered for sync" in err  # honest about what is not there yet

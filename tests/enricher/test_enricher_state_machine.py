@@ -56,30 +56,37 @@ async def start(ports: EnricherPorts, name: str, **overrides: Any) -> str:
     return arn
 
 
-async def finished(aws: AwsClients, arn: str, timeout_s: float = 20.0) -> dict[str, Any]:
+async def finished(aws: AwsClients, arn: str, timeout_s: float = 45.0) -> dict[str, Any]:
+    """The execution once it has stopped running. moto's callback task can miss the wake-up of
+    a ``SendTask*`` that lands while it re-arms its heartbeat wait, and then notices the outcome
+    only when that wait ends: up to ``HeartbeatSeconds`` later (30 s at most in this module)."""
     sfn = await aws.client("stepfunctions")
     for _ in range(int(timeout_s / 0.1)):
         described: dict[str, Any] = await sfn.describe_execution(executionArn=arn)
         if described["status"] != "RUNNING":
             return described
         await asyncio.sleep(0.1)
-    raise AssertionError(f"{arn} still running after {timeout_s}s")
+    history = await sfn.get_execution_history(executionArn=arn, maxResults=1000)
+    events = history["events"][-4:]
+    last = [(e["type"], {k: v for k, v in e.items() if k.endswith("Details")}) for e in events]
+    raise AssertionError(f"{arn} still running after {timeout_s}s; its last events: {last}")
 
 
-async def review_message(aws: AwsClients, timeout_s: float = 10.0) -> dict[str, Any]:
+async def review_message(aws: AwsClients, arn: str, timeout_s: float = 10.0) -> dict[str, Any]:
+    """The review request of execution ``arn``. Requests of other executions are deleted on
+    the way: an earlier test may leave one behind (its execution failed or timed out before
+    anyone read it), and its task token is not this execution's."""
     sqs = await aws.client("sqs")
     url = (await sqs.get_queue_url(QueueName=Q_REVIEW_REQUESTS))["QueueUrl"]
     deadline = time.monotonic() + timeout_s
-    for _ in range(100):
-        resp = await sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, WaitTimeSeconds=1)
-        if resp.get("Messages"):
-            message = resp["Messages"][0]
+    while time.monotonic() < deadline:
+        resp = await sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+        for message in resp.get("Messages", []):
             await sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
             body: dict[str, Any] = json.loads(message["Body"])
-            return body
-        if time.monotonic() > deadline:
-            break
-    raise AssertionError("no review request arrived")
+            if body.get("execution_arn") == arn:
+                return body
+    raise AssertionError(f"no review request of {arn} arrived within {timeout_s:g}s")
 
 
 async def lock_item(aws: AwsClients) -> dict[str, Any] | None:
@@ -108,7 +115,7 @@ async def test_approval_publishes_entry_approved_and_keeps_the_lock_for_the_inde
     assert await ports.review.claim_lock(ANIME_ID, name) is None
     arn = await start(ports, name)
 
-    message = await review_message(aws)
+    message = await review_message(aws, arn)
     assert message["execution_arn"] == arn
     assert message["request"]["entry_ref"] == f"staging/enriched/{ANIME_ID}/{name}.json"
     assert message["request"]["trace"] == TRACE
@@ -131,7 +138,7 @@ async def test_rejection_releases_the_lock(ports: EnricherPorts, aws: AwsClients
     await ports.review.claim_lock(ANIME_ID, name)
     arn = await start(ports, name)
 
-    message = await review_message(aws)
+    message = await review_message(aws, arn)
     sfn = await aws.client("stepfunctions")
     await sfn.send_task_failure(taskToken=message["task_token"], error="Rejected", cause="not an anime")
 
@@ -145,7 +152,7 @@ async def test_a_review_that_times_out_releases_the_lock(ports: EnricherPorts, a
     name = name_for("timeout")
     await ports.review.claim_lock(ANIME_ID, name)
     arn = await start(ports, name, timeout_seconds=2, heartbeat_seconds=1)
-    message = await review_message(aws)
+    message = await review_message(aws, arn)
     sfn = await aws.client("stepfunctions")
     for _ in range(12):  # heartbeats keep it alive: it is TimeoutSeconds that ends it
         with contextlib.suppress(ClientError):  # TaskTimedOut once it is over
@@ -164,7 +171,7 @@ async def test_heartbeats_keep_a_review_alive_and_their_absence_ends_it(
     alive, silent = name_for("heartbeat"), execution_name("new", ANIME_ID.replace("2f0c", "3f0c"), "silent")
     await ports.review.claim_lock(ANIME_ID, alive)
     arn = await start(ports, alive, heartbeat_seconds=2)
-    message = await review_message(aws)
+    message = await review_message(aws, arn)
     for _ in range(10):  # 3 s of review, longer than the 2 s heartbeat
         await sfn.send_task_heartbeat(taskToken=message["task_token"])
         await asyncio.sleep(0.3)
@@ -172,7 +179,7 @@ async def test_heartbeats_keep_a_review_alive_and_their_absence_ends_it(
     assert (await finished(aws, arn))["status"] == "SUCCEEDED"
 
     arn = await start(ports, silent, anime_id=ANIME_ID.replace("2f0c", "3f0c"), heartbeat_seconds=1)
-    await review_message(aws)
+    await review_message(aws, arn)
     described = await finished(aws, arn)
     assert (described["status"], described["error"]) == ("FAILED", "ReviewTimedOut")
 
@@ -181,7 +188,7 @@ async def test_a_lock_held_by_someone_else_is_never_released(ports: EnricherPort
     name = name_for("other-owner")
     assert await ports.review.claim_lock(ANIME_ID, "another-review") is None
     arn = await start(ports, name)
-    message = await review_message(aws)
+    message = await review_message(aws, arn)
     sfn = await aws.client("stepfunctions")
     await sfn.send_task_failure(taskToken=message["task_token"], error="Rejected", cause="no")
 
@@ -196,7 +203,7 @@ async def test_an_approval_without_an_envelope_fails_and_releases_the_lock(
     name = name_for("bad-output")
     await ports.review.claim_lock(ANIME_ID, name)
     arn = await start(ports, name)
-    message = await review_message(aws)
+    message = await review_message(aws, arn)
     sfn = await aws.client("stepfunctions")
     await sfn.send_task_success(taskToken=message["task_token"], output=json.dumps({"approved": True}))
 
@@ -227,7 +234,7 @@ async def test_invalid_input_never_hangs_nor_leaks_the_lock(
 async def test_the_timeouts_default_to_a_week_and_two_days(ports: EnricherPorts, aws: AwsClients) -> None:
     name = name_for("defaults")
     arn = await start(ports, name, timeout_seconds=None, heartbeat_seconds=None)
-    message = await review_message(aws)
+    message = await review_message(aws, arn)
     assert (message["request"]["timeout_seconds"], message["request"]["heartbeat_seconds"]) == (
         604_800,
         172_800,
@@ -240,7 +247,7 @@ async def test_a_heartbeat_not_below_the_timeout_is_shortened(ports: EnricherPor
     """Step Functions wants HeartbeatSeconds < TimeoutSeconds; a short timeout alone still works."""
     name = name_for("clamp")
     arn = await start(ports, name, timeout_seconds=30, heartbeat_seconds=None)
-    message = await review_message(aws)
+    message = await review_message(aws, arn)
     assert (message["request"]["timeout_seconds"], message["request"]["heartbeat_seconds"]) == (30, 29)
     sfn = await aws.client("stepfunctions")
     await sfn.send_task_success(taskToken=message["task_token"], output=json.dumps(approval(name)))
