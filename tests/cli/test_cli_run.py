@@ -97,7 +97,7 @@ def wait_for_health(proc: subprocess.Popen[str], port: int, timeout: float = 45.
     pytest.fail(f"avs run did not answer /health within {timeout}s:\n{proc.communicate()}")
 
 
-def stop_with_sigint(proc: subprocess.Popen[str], timeout: float = 10.0) -> tuple[str, str]:
+def stop_with_sigint(proc: subprocess.Popen[str], timeout: float = 90.0) -> tuple[str, str]:
     proc.send_signal(signal.SIGINT)
     try:
         out, err = proc.communicate(timeout=timeout)
@@ -132,7 +132,7 @@ def test_run_serves_the_api_and_stops_cleanly_on_sigint_stopping_the_servers_it_
     # An empty catalogue gets the project's sample first, a bulk job whose first chunk exports
     # the model (~10 s): a SIGINT meanwhile drains that chunk before the run exits.
     started = time.monotonic()
-    out, err = stop_with_sigint(proc, timeout=90.0)
+    out, err = stop_with_sigint(proc)
 
     assert proc.returncode == 0, f"{out}\n{err}"
     assert time.monotonic() - started < 90
