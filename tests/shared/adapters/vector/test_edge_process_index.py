@@ -234,8 +234,10 @@ async def test_a_call_in_flight_when_the_worker_dies_is_retryable(process_index:
     assert process_index.pid not in {None, pid}
 
 
-async def test_a_worker_whose_parent_dies_exits_and_frees_the_shard(tmp_path: Path, path: Path) -> None:
-    script = textwrap.dedent(
+def _owner_script(path: Path, *, then: str) -> str:
+    """A child process that opens ``path`` through a worker, writes 10 points, prints the
+    worker's pid, then runs ``then`` (one statement)."""
+    return textwrap.dedent(
         f"""
         import asyncio, os, sys
         sys.path.insert(0, {str(Path(__file__).parent)!r})
@@ -247,11 +249,16 @@ async def test_a_worker_whose_parent_dies_exits_and_frees_the_shard(tmp_path: Pa
             await index.ensure_collection(MODEL, DIM)
             await index.upsert(build_points()[:10])
             print(index.pid, flush=True)
-            os._exit(0)  # no close(): the worker is left with its stdin's end of file
+            {then}
 
         asyncio.run(main())
         """
     )
+
+
+async def test_a_worker_whose_parent_dies_exits_and_frees_the_shard(tmp_path: Path, path: Path) -> None:
+    # no close(): the worker is left with its stdin's end of file
+    script = _owner_script(path, then="os._exit(0)")
     # The worker inherits stderr: a pipe there would keep subprocess.run waiting for it.
     with (tmp_path / "child.stderr").open("wb") as stderr:
         out = await asyncio.to_thread(
@@ -280,23 +287,7 @@ async def test_opening_waits_for_a_worker_still_closing_after_its_parent_was_kil
 ) -> None:
     """A rerun right after a kill (the bootstrap's resume, say) must not find the shard taken
     by the killed process's worker, which is still flushing it."""
-    script = textwrap.dedent(
-        f"""
-        import asyncio, os, sys
-        sys.path.insert(0, {str(Path(__file__).parent)!r})
-        from vector_dataset import build_points, DIM, MODEL
-        from avs_shared.adapters.vector.edge_process import EdgeProcessIndex
-
-        async def main():
-            index = EdgeProcessIndex({str(path)!r})
-            await index.ensure_collection(MODEL, DIM)
-            await index.upsert(build_points()[:10])
-            print(index.pid, flush=True)
-            sys.stdin.read()  # until killed
-
-        asyncio.run(main())
-        """
-    )
+    script = _owner_script(path, then="sys.stdin.read()")  # until killed
     with (tmp_path / "child.stderr").open("wb") as stderr:
         child = await asyncio.create_subprocess_exec(
             sys.executable, "-c", script, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr
