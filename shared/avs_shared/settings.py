@@ -53,6 +53,8 @@ class ServiceSettings(BaseSettings):
     # beside the process's Python (bench/api.py, concurrency 16: hybrid search 1.43x and
     # structured search 1.69x the requests/s; a bulk load is as fast either way).
     edge_index_process: bool = True
+    # Qdrant Edge only: threads of the shard's search pool (EdgeVectorIndex's search_threads).
+    edge_search_threads: int = Field(default=1, ge=1, le=256)
     embedding_backend: Literal["onnx-int8", "onnx", "torch"] = "onnx-int8"
     embedding_batch_size: int = Field(default=64, ge=1, le=1024)
     # Public images are served as https://<cdn_domain>/images/<sha256>.<ext>.

@@ -26,10 +26,10 @@ def vector_index_from_settings(settings: ServiceSettings) -> VectorIndex:
     if settings.edge_index_process:
         from avs_shared.adapters.vector.edge_process import EdgeProcessIndex
 
-        return EdgeProcessIndex(path)
+        return EdgeProcessIndex(path, search_threads=settings.edge_search_threads)
     from avs_shared.adapters.vector.edge import EdgeVectorIndex
 
-    return EdgeVectorIndex(path)
+    return EdgeVectorIndex(path, search_threads=settings.edge_search_threads)
 
 
 def embedder_from_settings(settings: ServiceSettings) -> Embedder:

@@ -54,6 +54,7 @@ from . import edge_codec as codec
 from .filters import lower
 from .model import (
     ANIME_COLLECTION,
+    DEFAULT_SEARCH_THREADS,
     FACET_FETCH_LIMIT,
     CollectionMetadata,
     CollectionSpec,
@@ -98,6 +99,13 @@ class EdgeVectorIndex:
         a thread lets nothing else run meanwhile; it only adds the hop. For a process that
         does nothing but serve the index (:mod:`.edge_worker`). Writes, ``optimize`` and
         ``close`` still run in a thread.
+    search_threads:
+        Threads of the engine's search pool, which reads a query's segments in parallel
+        (``None``: what the shard has recorded, else one per CPU). One, the default, reads them
+        on one thread: on 2 cores a hybrid search then costs 1.75 instead of 2.15 ms of CPU
+        (40,000 anime, two segments), and no more time, because the handoffs between pool
+        threads cost more than the parallel reads save. Raise it for latency on a machine
+        with idle cores and many segments.
     """
 
     backend = "qdrant-edge"
@@ -109,9 +117,13 @@ class EdgeVectorIndex:
         spec: CollectionSpec = ANIME_COLLECTION,
         encoder: Bm25Encoder | None = None,
         reads_inline: bool = False,
+        search_threads: int | None = DEFAULT_SEARCH_THREADS,
     ) -> None:
+        if search_threads is not None and search_threads < 1:
+            raise ValueError("search_threads must be at least 1 (or None for the engine's default)")
         self._dir = Path(path)
         self._reads_inline = reads_inline
+        self._search_threads = search_threads
         self._spec = spec
         self._encoder = encoder or Bm25Encoder()
         self._shard: qe.EdgeShard | None = None
@@ -148,7 +160,8 @@ class EdgeVectorIndex:
         if stored != wanted:
             _write_meta(meta_file, wanted)
         if has_shard:
-            shard = qe.EdgeShard.load(str(shard_dir))
+            # The configuration's vectors are checked against the shard's; the pool size applies.
+            shard = qe.EdgeShard.load(str(shard_dir), self._config(wanted.dimension))
         else:
             shard = qe.EdgeShard.create(str(shard_dir), self._config(wanted.dimension))
         existing = set(shard.info().payload_schema)
@@ -167,6 +180,7 @@ class EdgeVectorIndex:
                 name: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)
                 for name in self._spec.sparse_vectors
             },
+            max_search_threads=self._search_threads,
         )
 
     def _take_lock(self) -> None:

@@ -53,7 +53,7 @@ from avs_shared.ports.vector import (
     WithPayload,
 )
 
-from .model import ANIME_COLLECTION, CollectionSpec
+from .model import ANIME_COLLECTION, DEFAULT_SEARCH_THREADS, CollectionSpec
 from .sparse import Bm25Encoder
 
 #: The port's methods, the only names the worker calls.
@@ -103,7 +103,7 @@ class EdgeProcessIndex:
     ----------
     path:
         The collection directory, as for :class:`EdgeVectorIndex`.
-    spec, encoder:
+    spec, encoder, search_threads:
         Passed to the worker's :class:`EdgeVectorIndex`.
     python:
         The interpreter that runs the worker (this one by default).
@@ -117,10 +117,13 @@ class EdgeProcessIndex:
         *,
         spec: CollectionSpec = ANIME_COLLECTION,
         encoder: Bm25Encoder | None = None,
+        search_threads: int | None = DEFAULT_SEARCH_THREADS,
         python: str = sys.executable,
     ) -> None:
+        if search_threads is not None and search_threads < 1:
+            raise ValueError("search_threads must be at least 1 (or None for the engine's default)")
         self._dir = Path(path)
-        self._options: dict[str, Any] = {"spec": spec, "encoder": encoder}
+        self._options: dict[str, Any] = {"spec": spec, "encoder": encoder, "search_threads": search_threads}
         self._python = python
         self._proc: asyncio.subprocess.Process | None = None
         self._reader: asyncio.Task[None] | None = None

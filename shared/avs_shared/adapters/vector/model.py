@@ -80,6 +80,8 @@ class CollectionSpec:
 
 
 ANIME_COLLECTION = CollectionSpec()
+#: Threads of a Qdrant Edge shard's search pool (``EdgeVectorIndex``'s ``search_threads``).
+DEFAULT_SEARCH_THREADS = 1
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from vector_dataset import DIM, MODEL, build_points
+from vector_dataset import DIM, MODEL, build_points, search_pool
 
 from avs_shared.adapters.vector.edge import EdgeVectorIndex
 from avs_shared.adapters.vector.edge_process import EdgeProcessIndex, RemoteError, WorkerGone
@@ -386,6 +386,23 @@ async def test_settings_choose_the_worker_process(tmp_path: Path, monkeypatch: p
     from_env = vector_index_from_settings(ServiceSettings(data_dir=tmp_path))
     assert isinstance(from_env, EdgeVectorIndex)
     await from_env.close()  # never opened: nothing to release
+
+
+async def test_the_workers_search_pool_size_comes_from_settings(tmp_path: Path) -> None:
+    index = vector_index_from_settings(ServiceSettings(data_dir=tmp_path, edge_search_threads=2))
+    assert isinstance(index, EdgeProcessIndex)
+    try:
+        await index.ensure_collection(MODEL, DIM)
+        assert index.pid is not None and len(search_pool(index.pid)) == 2
+    finally:
+        await index.close()
+    before = len(search_pool())  # other tests' open shards, if any
+    default = vector_index_from_settings(ServiceSettings(data_dir=tmp_path, edge_index_process=False))
+    try:
+        await default.ensure_collection(MODEL, DIM)
+        assert len(search_pool()) - before == 1
+    finally:
+        await default.close()
 
 
 def test_an_index_serves_one_event_loop_at_a_time(path: Path) -> None:

@@ -11,7 +11,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from vector_dataset import DIM, MODEL, anime_id, build_points
+from vector_dataset import DIM, MODEL, anime_id, build_points, search_pool
 
 from avs_shared.adapters.vector.edge import EdgeVectorIndex
 from avs_shared.adapters.vector.edge_codec import translate
@@ -214,3 +214,21 @@ async def test_segment_idf_skips_counting_live_points_and_keeps_the_ranking(tmp_
         assert after_live[0].score < fresh[0].score
     finally:
         await index.close()
+
+
+async def test_the_search_pool_has_the_threads_asked_for_one_by_default(tmp_path: Path) -> None:
+    path = tmp_path / "c"
+    for threads, expected in ((None, 1), (3, 3), (1, 1)):  # None would keep the shard's setting
+        before = len(search_pool())  # other tests' open shards, if any
+        index = EdgeVectorIndex(path) if threads is None else EdgeVectorIndex(path, search_threads=threads)
+        await index.ensure_collection(MODEL, DIM)
+        try:
+            await index.upsert(build_points()[:4])
+            assert len(await index.search(DenseQuery([1.0] * DIM), filter=ANY, limit=2)) == 2
+            assert len(search_pool()) - before == expected, threads
+            config = json.loads((path / "shard" / "edge_config.json").read_text())
+            assert config["max_search_threads"] == expected
+        finally:
+            await index.close()
+    with pytest.raises(ValueError, match="search_threads"):
+        EdgeVectorIndex(path, search_threads=0)

@@ -7,10 +7,12 @@ where engines differ, and three real titles with Japanese and romaji names for B
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 import uuid
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -183,3 +185,13 @@ def bm25_reference(points: Sequence[VectorPoint], query: str, encoder: Bm25Encod
         if total > 0:
             scores[pid] = total
     return scores
+
+
+def search_pool(pid: int | str = "self") -> list[str]:
+    """The names of the Qdrant Edge search pool threads of process ``pid``."""
+    tasks = Path(f"/proc/{pid}/task")
+    names = []
+    for task in tasks.iterdir():
+        with contextlib.suppress(FileNotFoundError):  # a thread that ended meanwhile
+            names.append((task / "comm").read_text().strip())
+    return sorted(n for n in names if n.startswith("edge-search"))
