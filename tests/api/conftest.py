@@ -117,6 +117,7 @@ class SearchApi:
     async def forget(self) -> None:
         """Drop cached responses and in-process caches (after changing the index)."""
         await self.redis.flushdb()
+        self.resources.responses.clear()
         clear_caches(self.stack.index)
 
 

@@ -17,7 +17,7 @@ from fastapi import FastAPI, Request, Response
 from redis.asyncio import Redis
 
 from avs_api.errors import install_error_handlers
-from avs_api.http_cache import cache_key, cached_json, dumps, etag_of, json_response
+from avs_api.http_cache import LocalResponses, cache_key, cached_json, dumps, etag_of, json_response
 from avs_shared.adapters.redis_cache import RedisCache
 from avs_shared.embedded.processes import RedisServer, free_port
 from avs_shared.errors import Retryable
@@ -46,9 +46,10 @@ class Probe:
     client: httpx.AsyncClient
     redis: Redis
     backend: Backend
+    local: LocalResponses
 
 
-def make_app(cache: RedisCache, backend: Backend) -> FastAPI:
+def make_app(cache: RedisCache, backend: Backend, local: LocalResponses) -> FastAPI:
     app = FastAPI()
     install_error_handlers(app)
     resources: Any = CacheOnly(cache)
@@ -71,6 +72,14 @@ def make_app(cache: RedisCache, backend: Backend) -> FastAPI:
 
         return await cached_json(request, resources, ttl_s=TTL, compute=compute)
 
+    @app.get("/local")
+    async def in_process(request: Request) -> Response:
+        async def compute() -> dict[str, Any]:
+            backend.calls.append(str(request.url))
+            return {"computed": len(backend.calls)}
+
+        return await cached_json(request, resources, ttl_s=TTL, compute=compute, store=local)
+
     @app.get("/plain")
     async def plain(request: Request) -> Response:
         return json_response(b'{"raw":1}', request=request, max_age=42)
@@ -88,10 +97,10 @@ async def redis(redis_server: RedisServer) -> AsyncIterator[Redis]:
 
 async def _probe(redis_url: str, redis: Redis) -> AsyncIterator[Probe]:
     cache = RedisCache(redis_url)
-    backend = Backend()
-    transport = httpx.ASGITransport(app=make_app(cache, backend))
+    backend, local = Backend(), LocalResponses()
+    transport = httpx.ASGITransport(app=make_app(cache, backend, local))
     async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
-        yield Probe(client=client, redis=redis, backend=backend)
+        yield Probe(client=client, redis=redis, backend=backend, local=local)
     await cache.close()
 
 
@@ -262,3 +271,71 @@ async def test_json_response_serves_bytes_as_they_are_with_etag_and_304(probe: P
     assert first.content == b'{"raw":1}' and first.headers["cache-control"] == "public, max-age=42"
     assert first.headers["etag"] == etag_of(b'{"raw":1}')
     assert second.status_code == 304 and second.content == b""
+
+
+# ----------------------------------------------------------------------------- in-process store
+
+
+async def test_a_local_store_serves_repeats_from_this_process_and_writes_nothing_to_redis(
+    probe: Probe,
+) -> None:
+    await _repeats_served_locally(probe)
+
+
+async def test_a_local_store_serves_repeats_with_redis_down(probe_without_redis: Probe) -> None:
+    await _repeats_served_locally(probe_without_redis)
+
+
+async def _repeats_served_locally(probe: Probe) -> None:
+    first = await probe.client.get("/local?q=naruto&limit=5")
+    again = await probe.client.get("/local?limit=5&q=naruto")
+    other = await probe.client.get("/local?q=bleach")
+    tag = {"If-None-Match": first.headers["etag"]}
+    revalidated = await probe.client.get("/local?q=naruto&limit=5", headers=tag)
+
+    assert [r.headers["x-cache"] for r in (first, again, other)] == ["MISS", "HIT", "MISS"]
+    assert again.content == first.content and first.json() == {"computed": 1}
+    assert again.headers["etag"] == first.headers["etag"] == etag_of(first.content)
+    assert again.headers["cache-control"] == f"public, max-age={TTL}"
+    assert (revalidated.status_code, revalidated.content) == (304, b"")
+    assert len(probe.backend.calls) == 2 and len(probe.local) == 2
+    assert await probe.redis.keys("*") == []
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_local_responses_expire_after_their_ttl() -> None:
+    clock = Clock()
+    store = LocalResponses(clock=clock)
+    await store.set("k", b"body", ttl_s=60)
+    clock.now += 59.9
+    assert await store.get("k") == b"body"
+    clock.now += 0.1
+    assert await store.get("k") is None
+    assert (len(store), store.size_bytes) == (0, 0)
+    await store.set("never", b"x", ttl_s=0)
+    assert await store.get("never") is None
+
+
+async def test_local_responses_are_bounded_in_bytes_least_recently_used_out_first() -> None:
+    store = LocalResponses(max_bytes=10)
+    await store.set("a", b"aaaa", ttl_s=60)
+    await store.set("b", b"bbbb", ttl_s=60)
+    assert await store.get("a") == b"aaaa"  # now b is the least recently used
+    await store.set("c", b"cccc", ttl_s=60)
+    assert (await store.get("a"), await store.get("b"), await store.get("c")) == (b"aaaa", None, b"cccc")
+    assert store.size_bytes == 8
+    await store.set("a", b"a", ttl_s=60)  # a replaced body is counted once
+    assert (store.size_bytes, await store.get("a")) == (5, b"a")
+    await store.set("huge", b"h" * 11, ttl_s=60)  # larger than the whole store: not kept
+    assert (await store.get("huge"), store.size_bytes, len(store)) == (None, 5, 2)
+    store.clear()
+    assert (len(store), store.size_bytes) == (0, 0)
+    with pytest.raises(ValueError, match="max_bytes"):
+        LocalResponses(max_bytes=0)

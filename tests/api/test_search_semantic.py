@@ -251,6 +251,18 @@ async def test_an_identical_query_is_embedded_once(search_api: Any) -> None:
     assert first == again and first != other and len(first) == 384
 
 
+async def test_a_repeated_text_search_is_served_from_the_api_process_not_redis(search_api: Any) -> None:
+    await search_api.forget()
+    params = {"q": "pirates searching for a legendary treasure", "limit": 3}
+    first = await search_api.client.get(PATH, params=params)
+    again = await search_api.client.get(PATH, params=params)
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert (first.headers["x-cache"], again.headers["x-cache"]) == ("MISS", "HIT")
+    assert again.content == first.content and again.headers["etag"] == first.headers["etag"]
+    assert len(search_api.resources.responses) == 1
+    assert await search_api.redis.keys("*") == []
+
+
 async def test_the_service_layer_pages_with_a_cursor_like_the_endpoint(search_api: Any) -> None:
     resources: ApiResources = search_api.resources
     whole = await semantic_search(resources, "Naruto", SearchFilters(), pagination=Pagination(limit=10))

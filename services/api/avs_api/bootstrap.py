@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+from avs_api.http_cache import LocalResponses
 from avs_api.readiness import ReadinessCheck
 from avs_api.settings import ApiSettings
 from avs_shared.adapters.aws import AwsClients
@@ -37,6 +38,8 @@ class ApiResources:
     entries: DynamoEntryStore
     index: VectorIndex
     embedder: Embedder
+    #: Text search responses, kept in this process (see ``LocalResponses``).
+    responses: LocalResponses = field(default_factory=LocalResponses)
     _index_ready: bool = field(default=False, repr=False)
     _index_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 

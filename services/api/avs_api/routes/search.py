@@ -45,8 +45,9 @@ router = APIRouter(tags=["search"])
 #: Mounted early: a busy read endpoint is matched first (see ``avs_api.routes``).
 PRIORITY = 0
 
-#: Redis response cache lifetime (and Cache-Control max-age) of search responses: the
-#: plan's 5-15 minutes for structured search; a commit becomes visible after at most this.
+#: Response cache lifetime (and Cache-Control max-age) of search responses: the plan's
+#: 5-15 minutes for structured search; a commit becomes visible after at most this.
+#: Structured search is cached in Redis, text search in the API process.
 STRUCTURED_TTL_S = 300
 SEMANTIC_TTL_S = 300
 CACHE_NAMESPACE = "search"
@@ -165,6 +166,12 @@ async def search_semantic(
         )
         return result.model_dump_json().encode()
 
+    # Kept in this process, not Redis: free-text queries rarely repeat (see LocalResponses).
     return await cached_json(
-        request, resources, ttl_s=SEMANTIC_TTL_S, compute=compute, namespace=CACHE_NAMESPACE
+        request,
+        resources,
+        ttl_s=SEMANTIC_TTL_S,
+        compute=compute,
+        namespace=CACHE_NAMESPACE,
+        store=resources.responses,
     )
