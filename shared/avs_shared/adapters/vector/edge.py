@@ -297,16 +297,19 @@ class EdgeVectorIndex:
         with_payload: WithPayload = True,
     ) -> list[Hit]:
         shard = self._open_shard()
-        build = await self._request_builder(query, filter, score_threshold, with_payload)
+        build = await self._request_builder(query, filter, score_threshold)
         if build is None:
             return []
 
         async def fetch(n: int) -> list[Hit]:
             request = build(n)
             points = await self._run("search", lambda: shard.query(request))
-            return [codec.to_hit(p, p.score, with_payload) for p in points]
+            return [codec.to_hit(p, p.score, False) for p in points]
 
-        return await tie_stable_page(fetch, offset=offset, limit=limit)
+        [hits] = await self._with_payloads(
+            [await tie_stable_page(fetch, offset=offset, limit=limit)], [with_payload]
+        )
+        return hits
 
     async def search_many(self, searches: Sequence[Search]) -> list[list[Hit]]:
         """The searches' first fetches go to the engine as one ``query_batch`` (one thread hop, one
@@ -314,7 +317,7 @@ class EdgeVectorIndex:
         what was fetched asks again, on its own, as ``search`` would."""
         shard = self._open_shard()
         builder = self._request_builder
-        builds = [await builder(s.query, s.filter, s.score_threshold, s.with_payload) for s in searches]
+        builds = [await builder(s.query, s.filter, s.score_threshold) for s in searches]
         sizes = [first_fetch(offset=s.offset, limit=s.limit) for s in searches]
         batched = [(i, build(sizes[i])) for i, build in enumerate(builds) if build is not None]
         first: dict[int, list[qe.ScoredPoint]] = {}
@@ -330,23 +333,47 @@ class EdgeVectorIndex:
                 else:
                     request = build(n)
                     points = await self._run("search", lambda: shard.query(request))
-                return [codec.to_hit(p, p.score, s.with_payload) for p in points]
+                return [codec.to_hit(p, p.score, False) for p in points]
 
             return await tie_stable_page(fetch, offset=s.offset, limit=s.limit)
 
         results: list[list[Hit]] = []
         for i, (s, build) in enumerate(zip(searches, builds, strict=True)):
             results.append([] if build is None else await page(i, s, build))
-        return results
+        return await self._with_payloads(results, [s.with_payload for s in searches])
+
+    async def _with_payloads(
+        self, pages: list[list[Hit]], selectors: Sequence[WithPayload]
+    ) -> list[list[Hit]]:
+        """``pages`` (hits without payload) with the payloads their selectors ask for, read in one
+        ``retrieve`` of the pages' points.
+
+        Searches fetch ids and scores only, more than a page (the tie slack, the fused
+        candidates), and the engine builds the payload of every hit it returns: reading the
+        payloads of the page's hits afterwards costs a fraction of that. A point deleted in
+        between is left out of its page.
+        """
+        wanted = [h.id for hits, sel in zip(pages, selectors, strict=True) if sel is not False for h in hits]
+        if not wanted:
+            return pages
+        shard, ids = self._open_shard(), list(dict.fromkeys(wanted))
+        records = await self._run("get", lambda: shard.retrieve(codec.ids_list(ids), True, False))
+        stored = {codec.point_id(r.id): r.payload or {} for r in records}
+        return [
+            hits
+            if sel is False
+            else [Hit(h.id, h.score, codec.select_payload(stored[h.id], sel)) for h in hits if h.id in stored]
+            for hits, sel in zip(pages, selectors, strict=True)
+        ]
 
     async def _request_builder(
         self,
         query: SearchQuery,
         filter: SearchFilter | None,
         score_threshold: float | None,
-        with_payload: WithPayload,
     ) -> Callable[[int], qe.QueryRequest] | None:
-        """The engine request of one search for a fetch size; None when nothing can match."""
+        """The engine request of one search for a fetch size, ids and scores only (see
+        ``_with_payloads``); None when nothing can match."""
         clause = lower(filter)
         if isinstance(query, SimilarTo):
             query, clause = await self._resolve_similar(query, clause)
@@ -354,7 +381,7 @@ class EdgeVectorIndex:
             resolve_sparse(query, self._encoder),
             codec.to_filter(clause),
             score_threshold,
-            payload_selector(with_payload),
+            False,
         )
 
     async def _resolve_similar(self, query: SimilarTo, clause: Clause) -> tuple[DenseQuery, Clause]:

@@ -184,6 +184,13 @@ def payload_of(raw: dict[str, JsonValue] | None, wanted: WithPayload) -> dict[st
     return dict(raw or {})
 
 
+def select_payload(stored: dict[str, JsonValue], wanted: WithPayload) -> dict[str, JsonValue]:
+    """The part of a stored payload a selector asks for (``True``: all of it; else these keys)."""
+    if isinstance(wanted, bool):
+        return dict(stored) if wanted else {}
+    return {key: stored[key] for key in wanted if key in stored}
+
+
 def to_hit(sp: qe.ScoredPoint | qe.Record, score: float, wanted: WithPayload) -> Hit:
     return Hit(point_id(sp.id), score, payload_of(sp.payload, wanted))
 
