@@ -21,6 +21,7 @@ import os
 import pickle
 import signal
 import sys
+from collections.abc import Coroutine
 from typing import Any
 
 from .edge import EdgeVectorIndex
@@ -117,6 +118,20 @@ async def serve(in_fd: int, out_fd: int) -> None:
         raise reading.exception()  # type: ignore[misc]
 
 
+def _run(main: Coroutine[Any, Any, None]) -> None:
+    """``main`` on uvloop when it is installed (the API's uvicorn brings it), else asyncio's loop.
+
+    The worker's own Python (frames, tasks, pipe writes) is a third of its CPU per search;
+    uvloop's C event loop and pipe transports cost less of it.
+    """
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+    else:
+        uvloop.run(main)
+
+
 def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     in_fd, out_fd = os.dup(0), os.dup(1)
@@ -125,7 +140,7 @@ def main() -> None:
     os.dup2(devnull, 0)
     os.close(devnull)
     try:
-        asyncio.run(serve(in_fd, out_fd))
+        _run(serve(in_fd, out_fd))
     except Exception as exc:
         print(f"vector index worker: {type(exc).__name__}: {exc}", file=sys.stderr)
         sys.exit(1)
