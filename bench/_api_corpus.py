@@ -48,7 +48,7 @@ NOISE_SIGMA = 0.025
 BATCH = 500
 #: Bump when the way points or the collection are built differently, so cached collections
 #: are rebuilt (2: payload indexes without HNSW links, see ``edge_codec.index_schema``).
-CORPUS_VERSION = 2
+CORPUS_VERSION = 3  # 3: the name_keys payload field
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ pages, orphans, errors; and the service layer's ``similar_to`` and query-embeddi
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -14,11 +15,19 @@ from numpy.typing import NDArray
 from avs_api.bootstrap import ApiResources
 from avs_api.search.params import Pagination, SearchFilters, SearchMode
 from avs_api.search.results import ITEM_FIELDS
-from avs_api.search.service import HYBRID, query_vector, ranked_hits, semantic_search, similar_to
+from avs_api.search.service import (
+    HYBRID,
+    NAME_KEYS_FIELD,
+    _names_probe,
+    query_vector,
+    ranked_hits,
+    semantic_search,
+    similar_to,
+)
 from avs_api.search.titles import title_key
 from avs_shared.adapters.embedding import MiniLMEmbedder
 from avs_shared.errors import NotFound
-from avs_shared.ports.vector import SearchFilter
+from avs_shared.ports.vector import DenseQuery, MatchAny, SearchFilter, SparseQuery, VectorPoint
 
 PATH = "/search/semantic"
 TITLE_KINDS = ("title_english", "title_romaji", "synonym", "title_japanese")
@@ -83,6 +92,50 @@ async def test_a_named_anime_outside_the_fused_page_is_pinned_with_its_list_payl
 async def test_a_title_in_any_script_case_or_spacing_ranks_its_anime_first(search_api: Any, q: str) -> None:
     body = await search_api.ok(PATH, {"q": q})
     assert body["items"][0]["title"] == "Shingeki no Kyojin"
+
+
+@pytest.mark.parametrize("q", ["shingekinokyojin", "Attack-on-Titan", "ＡＴＴＡＣＫ　ＯＮ　ＴＩＴＡＮ"])
+async def test_a_title_typed_however_it_tokenises_ranks_its_anime_first(search_api: Any, q: str) -> None:
+    """The names probe looks the name's key up: no word need match the title's words."""
+    if q == "shingekinokyojin":  # no title word in it: BM25 alone cannot find it
+        bm25 = await search_api.ok(PATH, {"q": q, "mode": "bm25"})
+        assert "Shingeki no Kyojin" not in [item["title"] for item in bm25["items"]]
+    body = await search_api.ok(PATH, {"q": q})
+    assert body["items"][0]["title"] == "Shingeki no Kyojin"
+
+
+async def test_points_without_name_keys_fall_back_to_the_bm25_names_probe(search_api: Any) -> None:
+    """A collection indexed before ``name_keys`` existed: exact titles are still pinned (by BM25's
+    best few title matches) until ``avs reindex --keep`` writes the field."""
+    index = search_api.stack.index
+    found = await search_api.ok(PATH, {"q": "Cowboy Bebop"})
+    [bebop] = await index.get([found["items"][0]["anime_id"]], with_vectors=True)
+    legacy_id = str(uuid.UUID(int=0xB1B0))
+    legacy_payload = {k: v for k, v in bebop.payload.items() if k != "name_keys"}
+    legacy_payload.update(anime_id=legacy_id, title="Legacy Point", synonyms=[])
+    legacy = VectorPoint(id=legacy_id, vectors=bebop.vectors, sparse=bebop.sparse, payload=legacy_payload)
+    vector = [1.0] + [0.0] * 383
+    resources = search_api.resources
+
+    probe = await _names_probe(index, "Attack on Titan", "attackontitan", vector, SearchFilter(), ["title"])
+    assert isinstance(probe.query, DenseQuery) and probe.filter is not None
+    assert MatchAny(NAME_KEYS_FIELD, ["attackontitan"]) in probe.filter.must
+    await index.upsert([legacy])
+    await search_api.forget()
+    try:
+        fallback = await _names_probe(
+            index, "Attack on Titan", "attackontitan", vector, SearchFilter(), ["title"]
+        )
+        assert isinstance(fallback.query, SparseQuery) and fallback.filter == SearchFilter()
+        body = await search_api.ok(PATH, {"q": "Attack on Titan"})
+        assert body["items"][0]["title"] == "Shingeki no Kyojin"
+        hits = await ranked_hits(resources, index, "SnK", SearchFilter(), mode=SearchMode.HYBRID, limit=1)
+        assert hits[0].payload is not None and hits[0].payload["title"] == "Shingeki no Kyojin"
+    finally:
+        await index.delete([legacy_id])
+        await search_api.forget()
+    again = await _names_probe(index, "Attack on Titan", "attackontitan", vector, SearchFilter(), ["title"])
+    assert isinstance(again.query, DenseQuery)
 
 
 async def test_a_plot_description_finds_the_anime_it_describes(search_api: Any) -> None:

@@ -118,6 +118,8 @@ def test_the_payload_holds_what_searches_filter_sort_and_show() -> None:
         "title_english": "Attack on Titan",
         "title_japanese": "進撃の巨人",
         "synonyms": ["AoT", " Attack on Titan ", "", "SnK"],
+        # every name as an exact-name query compares it: blank and repeated ones once
+        "name_keys": ["aot", "attackontitan", "shingekinokyojin", "snk", "進撃の巨人"],
         "type": "TV",
         "status": "FINISHED",
         "year": 2013,
@@ -133,6 +135,13 @@ def test_the_payload_holds_what_searches_filter_sort_and_show() -> None:
         "rating": "R - 17+",
         "image": "https://cdn.test/images/poster.jpg",  # the failed cover is skipped
     }
+
+
+def test_name_keys_are_never_empty_and_keep_names_made_of_symbols() -> None:
+    symbols = entry(title="∀ ++", title_english=None, title_japanese=None, synonyms=[])
+    assert entry_payload(symbols)["name_keys"] == ["∀++"]
+    nameless = entry(title="  ", title_english=None, title_japanese=None, synonyms=[])
+    assert entry_payload(nameless)["name_keys"] == [""]  # no query matches it; the field is there
 
 
 @pytest.mark.parametrize(

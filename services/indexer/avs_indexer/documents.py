@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from avs_shared.schema import AnimeEntry, first_image
+from avs_shared.schema.names import name_keys
 
 # Longer text is truncated by the model anyway (256 tokens); cutting here keeps
 # tokenisation cheap for huge synopses.
@@ -97,6 +98,10 @@ def entry_payload(entry: AnimeEntry) -> dict[str, Any]:
         "title_english": entry.title_english,
         "title_japanese": entry.title_japanese,
         "synonyms": list(entry.synonyms),
+        # Every name as an exact-name query compares it (avs_shared.schema.names). Never
+        # empty: [""] for an anime without a name, which no query matches, so that a point
+        # without the field is one indexed before it existed (the API checks for those).
+        "name_keys": name_keys(entry_titles(entry)) or [""],
         "type": str(entry.type),
         "status": str(entry.status),
         "year": entry.year,

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
+
+import structlog
 
 from avs_api.bootstrap import ApiResources
 from avs_shared.errors import NotFound
@@ -27,6 +29,8 @@ from avs_shared.ports.vector import (
     HasId,
     Hit,
     HybridQuery,
+    IsEmpty,
+    MatchAny,
     Search,
     SearchFilter,
     SimilarTo,
@@ -41,7 +45,9 @@ from .memo import LruCache, PerObject
 from .pages import forget_title_orders, ordered_page, title_page
 from .params import DEFAULT_ORDER, Facet, Pagination, SearchFilters, SearchMode, Sort, SortOrder
 from .results import ITEM_FIELDS, FacetBucket, SearchItem, SearchResult, SimilarResult
-from .titles import PIN_CANDIDATES, exact_name_match
+from .titles import NAME_FIELDS, PIN_CANDIDATES, exact_name_match, title_key
+
+log: structlog.typing.FilteringBoundLogger = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -85,11 +91,16 @@ _VOCABULARIES: PerObject[VectorIndex, LruCache[str, Vocabulary]] = PerObject(
 _EMBEDDINGS: PerObject[Embedder, LruCache[str, list[float]]] = PerObject(
     lambda: LruCache(EMBEDDING_CACHE_SIZE)
 )
+_NAMES_INDEXED: PerObject[VectorIndex, LruCache[str, bool]] = PerObject(lambda: LruCache(1, VOCABULARY_TTL_S))
+#: The payload field of every name's ``title_key`` (written by the indexer).
+NAME_KEYS_FIELD = "name_keys"
 
 
 def clear_caches(index: VectorIndex) -> None:
-    """Forget the in-process vocabulary and title orderings of ``index`` (after bulk changes)."""
+    """Forget the in-process vocabulary, title orderings and name-key check of ``index``
+    (after bulk changes)."""
     _VOCABULARIES.of(index).clear()
+    _NAMES_INDEXED.of(index).clear()
     forget_title_orders(index)
 
 
@@ -276,28 +287,54 @@ async def ranked_hits(
         candidates=tuning.candidates,
         rrf_k=tuning.rrf_k,
     )
-    searches = [Search(fused, filter=flt, limit=limit, with_payload=False)]
-    if tuning.pin_exact_titles:
-        # The BM25 names probe rides in the same batch as the fused query: the engine plans
-        # both in one pass over its segments.
-        # Only its top few names are compared with the text: segment statistics again.
-        names = SparseQuery(text=text, segment_idf=True)
-        searches.append(Search(names, filter=flt, limit=PIN_CANDIDATES, with_payload=False))
-    ranked, *probe = await index.search_many(searches)
-    named = probe[0] if probe else []
-    # Both searches return ids and scores only; the payloads of all their hits then come in
-    # one read by id, which costs the engine a fraction of what payload per search hit does.
-    wanted = list(dict.fromkeys([*(h.id for h in ranked), *(h.id for h in named)]))
-    payloads = {p.id: p.payload for p in await index.get(wanted)} if wanted else {}
-    # A hit deleted between the search and the read is left out.
-    hits = [Hit(h.id, h.score, _fields(payloads[h.id], fields)) for h in ranked if h.id in payloads]
-    pinned = exact_name_match(text, [replace(h, payload=payloads[h.id]) for h in named if h.id in payloads])
+    searches = [Search(fused, filter=flt, limit=limit, with_payload=fields)]
+    if tuning.pin_exact_titles and (key := title_key(text)):
+        # The names probe rides in the same batch as the fused query: the engine plans both
+        # in one pass over its segments (and a worker process answers both at once).
+        searches.append(await _names_probe(index, text, key, vector, flt, fields))
+    hits, *probe = await index.search_many(searches)
+    pinned = exact_name_match(text, probe[0]) if probe else None
     if pinned is None:
         return hits
     # Ranked first, it shows the best fused relevance, so relevance never rises down the list.
     top = hits[0].score if hits else pinned.score
-    first = Hit(pinned.id, top, _fields(payloads[pinned.id], fields))
+    first = Hit(pinned.id, top, _fields(pinned.payload or {}, fields))
     return [first, *[h for h in hits if h.id != pinned.id][: limit - 1]]
+
+
+async def _names_probe(
+    index: VectorIndex, text: str, key: str, vector: list[float], flt: SearchFilter, fields: Sequence[str]
+) -> Search:
+    """The search for anime named ``text``: those whose ``name_keys`` hold its key, nearest first.
+
+    A keyword lookup, so it costs next to nothing and finds the name however it tokenises
+    (``"shingekinokyojin"``). While some points lack ``name_keys`` (indexed before the field
+    existed; ``avs reindex --keep`` adds it), BM25's best few title matches stand in.
+    """
+    wanted = list(dict.fromkeys([*fields, *NAME_FIELDS]))
+    if await _names_indexed(index):
+        named = with_condition(flt, must=[MatchAny(NAME_KEYS_FIELD, [key])])
+        return Search(
+            DenseQuery(vector, TEXT_VECTOR), filter=named, limit=PIN_CANDIDATES, with_payload=wanted
+        )
+    # Only the top few names are compared with the text: segment statistics suffice.
+    names = SparseQuery(text=text, segment_idf=True)
+    return Search(names, filter=flt, limit=PIN_CANDIDATES, with_payload=wanted)
+
+
+async def _names_indexed(index: VectorIndex) -> bool:
+    """Whether every point has ``name_keys`` (checked again every few minutes)."""
+
+    async def check() -> bool:
+        missing = await index.count(SearchFilter(must=[IsEmpty(NAME_KEYS_FIELD)], status=StatusScope.ANY))
+        if missing:
+            log.warning(
+                "exact-name queries use BM25 while anime lack name_keys; run `avs reindex --keep`",
+                anime_without_name_keys=missing,
+            )
+        return missing == 0
+
+    return await _NAMES_INDEXED.of(index).get_or_compute("all", check)
 
 
 def _fields(payload: Mapping[str, Any], fields: Sequence[str]) -> dict[str, Any]:

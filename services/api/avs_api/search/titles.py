@@ -3,34 +3,26 @@
 Rank fusion alone cannot promise this: BM25 puts the named anime first, but RRF
 adds the dense lists, where another anime about the same things may outrank it
 (``k=60`` makes ranks 1 and 5 of one list worth nearly the same). So the hybrid
-search asks BM25 for its few best title matches alongside the fused query and pins
-the best *exact* name match (title, English or Japanese title, or a synonym,
-compared after :func:`title_key` normalisation) to rank 1.
+search looks up, alongside the fused query, the anime whose ``name_keys`` payload holds
+the query's :func:`title_key` (BM25's few best title matches on a collection indexed
+before that field existed), and pins the best *exact* name match (title, English or
+Japanese title, or a synonym, compared after :func:`title_key` normalisation) to rank 1.
 """
 
 from __future__ import annotations
 
-import functools
-import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from avs_shared.ports.vector import Hit
+from avs_shared.schema.names import title_key
+
+__all__ = ["NAME_FIELDS", "PIN_CANDIDATES", "exact_name_match", "title_key"]
 
 #: Payload fields that name an anime.
 NAME_FIELDS: tuple[str, ...] = ("title", "title_english", "title_japanese", "synonyms")
-#: How many BM25 hits are checked for an exact name match.
+#: How many candidates of the names probe are compared with the query.
 PIN_CANDIDATES = 5
-
-
-@functools.lru_cache(maxsize=1 << 14)
-def title_key(text: str) -> str:
-    """Case, width and punctuation-insensitive form of a name: ``"Your Name."`` → ``"yourname"``.
-
-    Letters and digits of every script are kept (``進撃の巨人`` stays as it is). Cached: every
-    hybrid search compares the names of its few best title matches, and popular names recur.
-    """
-    return "".join(ch for ch in unicodedata.normalize("NFKC", text).casefold() if ch.isalnum())
 
 
 def _names(payload: Mapping[str, Any]) -> tuple[list[str], list[str]]:

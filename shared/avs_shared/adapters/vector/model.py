@@ -53,6 +53,7 @@ class FieldKind(StrEnum):
 ANIME_PAYLOAD_INDEXES: Mapping[str, FieldKind] = {
     "title": FieldKind.TEXT,
     "synonyms": FieldKind.TEXT,
+    "name_keys": FieldKind.KEYWORD,
     "type": FieldKind.KEYWORD,
     "status": FieldKind.KEYWORD,
     "season": FieldKind.KEYWORD,
