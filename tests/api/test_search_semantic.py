@@ -3,6 +3,7 @@ pages, orphans, errors; and the service layer's ``similar_to`` and query-embeddi
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import Sequence
 from dataclasses import replace
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from avs_api.bootstrap import ApiResources
+from avs_api.bootstrap import GIL_SWITCH_INTERVAL_S, ApiResources, short_gil_turns
 from avs_api.search.params import Pagination, SearchFilters, SearchMode
 from avs_api.search.results import ITEM_FIELDS
 from avs_api.search.service import (
@@ -328,3 +329,19 @@ async def test_the_service_layer_pages_with_a_cursor_like_the_endpoint(search_ap
     assert whole.items[0].title == "Naruto" and title_key(" NARUTO! ") == "naruto"
     dense = await semantic_search(resources, "Naruto", SearchFilters(), mode=SearchMode.DENSE)
     assert dense.mode is SearchMode.DENSE and dense.items
+
+
+async def test_the_serving_api_takes_short_gil_turns_and_restores_them_after(search_api: Any) -> None:
+    """The query embedding thread must get the GIL back from a busy event loop quickly."""
+    assert sys.getswitchinterval() == pytest.approx(GIL_SWITCH_INTERVAL_S)
+    with short_gil_turns(0.002):  # never lengthened
+        assert sys.getswitchinterval() == pytest.approx(GIL_SWITCH_INTERVAL_S)
+    default = 0.005
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(default)
+    try:
+        with short_gil_turns():
+            assert sys.getswitchinterval() == pytest.approx(GIL_SWITCH_INTERVAL_S)
+        assert sys.getswitchinterval() == pytest.approx(default)
+    finally:
+        sys.setswitchinterval(previous)

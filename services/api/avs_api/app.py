@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from avs_api import health, routes
-from avs_api.bootstrap import ApiResources, open_resources, readiness_checks
+from avs_api.bootstrap import ApiResources, open_resources, readiness_checks, short_gil_turns
 from avs_api.errors import install_error_handlers
 from avs_api.ratelimit import install_rate_limit
 from avs_api.review.wiring import intake_worker
@@ -43,14 +43,15 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_resources(settings, index=index, embedder=embedder) as resources:
-            app.state.resources = resources
-            app.state.readiness_checks = readiness_checks(resources)
-            await _open_index(resources)
-            if settings.api_run_workers:  # the API alone in its container: its consumer too
-                async with intake_worker(resources.aws, settings, entries=resources.entries):
+            with short_gil_turns():
+                app.state.resources = resources
+                app.state.readiness_checks = readiness_checks(resources)
+                await _open_index(resources)
+                if settings.api_run_workers:  # the API alone in its container: its consumer too
+                    async with intake_worker(resources.aws, settings, entries=resources.entries):
+                        yield
+                else:
                     yield
-            else:
-                yield
 
     app = FastAPI(
         title="anime-vector-service",
