@@ -209,6 +209,16 @@ def test_onnx_agrees_with_sentence_transformers(model_data_dir: Path) -> None:
     assert cosines(int8, fp32).min() > 0.98
 
 
+def test_a_single_text_is_tokenised_as_it_is_in_a_batch(model_data_dir: Path) -> None:
+    """One text takes the tokenizer's ``encode`` (it keeps the GIL), a batch ``encode_batch``:
+    the same tokens, so (fp32, same length, no padding) the same vector."""
+    embedder = MiniLMEmbedder(model_data_dir, backend="onnx")
+    for text in [*MIXED_LENGTHS, " ".join(["robot"] * 300)]:
+        alone = embedder.embed_sync([text])[0]
+        in_batch = embedder.embed_sync([text, text])[0]
+        np.testing.assert_allclose(alone, in_batch, atol=1e-5)
+
+
 @pytest.mark.slow
 def test_texts_are_truncated_at_256_tokens(model_data_dir: Path) -> None:
     # The bundled tokenizer.json truncates at 128; the model is used at 256.

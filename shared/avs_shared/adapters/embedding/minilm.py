@@ -235,7 +235,12 @@ class _OnnxRunner:
         self._lock = threading.Lock()
 
     def embed(self, texts: Sequence[str], batch_size: int) -> NDArray[np.float32]:
-        token_ids = [e.ids for e in self._tokenizer.encode_batch(list(texts))]
+        if len(texts) == 1:
+            # One text (a search query): ``encode`` keeps the GIL, ``encode_batch`` lets it go
+            # and must take it back, which waits for a busy event loop's switch interval.
+            token_ids = [self._tokenizer.encode(texts[0]).ids]
+        else:
+            token_ids = [e.ids for e in self._tokenizer.encode_batch(list(texts))]
         out = np.empty((len(texts), DIMENSION), dtype=np.float32)
         for rows in length_sorted_batches([len(t) for t in token_ids], batch_size):
             ids, mask = pad_batch([token_ids[r] for r in rows])
