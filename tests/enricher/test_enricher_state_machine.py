@@ -85,8 +85,28 @@ async def review_message(aws: AwsClients, arn: str, timeout_s: float = 10.0) -> 
             await sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
             body: dict[str, Any] = json.loads(message["Body"])
             if body.get("execution_arn") == arn:
+                await waiting_for_its_token(aws, arn)
                 return body
     raise AssertionError(f"no review request of {arn} arrived within {timeout_s:g}s")
+
+
+async def waiting_for_its_token(aws: AwsClients, arn: str, timeout_s: float = 10.0) -> None:
+    """Return once execution ``arn`` waits for its task token, so a ``SendTask*`` can reach it.
+
+    moto sends the review request first and only then sets up the task's heartbeat wait; an
+    outcome sent in between is dropped by the fresh wait, which then times out (the
+    execution fails with ``ReviewTimedOut``, up to ``HeartbeatSeconds`` later). moto records
+    ``TaskSubmitted`` just before that setup, which takes no I/O: a moment after it, the wait
+    is in place. AWS itself has no such window."""
+    sfn = await aws.client("stepfunctions")
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        history = await sfn.get_execution_history(executionArn=arn, maxResults=1000, reverseOrder=True)
+        if any(e["type"] == "TaskSubmitted" for e in history["events"]):
+            await asyncio.sleep(0.2)
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{arn} did not submit its review task within {timeout_s:g}s")
 
 
 async def lock_item(aws: AwsClients) -> dict[str, Any] | None:
