@@ -50,8 +50,8 @@ class ServiceSettings(BaseSettings):
     )
     # Qdrant Edge only: run the shard in a worker process of its own (false: in this
     # process). The engine holds the GIL for the whole of each call; in a worker it runs
-    # beside the process's Python (bench/api.py, concurrency 16: hybrid search 1.43x and
-    # structured search 1.69x the requests/s; a bulk load is as fast either way).
+    # beside the process's Python (bench/api.py, concurrency 16: hybrid search 1.56x and
+    # structured search 1.89x the requests/s; a bulk load is as fast either way).
     edge_index_process: bool = True
     # Qdrant Edge only: threads of the shard's search pool (EdgeVectorIndex's search_threads).
     edge_search_threads: int = Field(default=1, ge=1, le=256)

@@ -70,8 +70,8 @@ GIL_SWITCH_INTERVAL_S = 0.0005
 def short_gil_turns(interval_s: float = GIL_SWITCH_INTERVAL_S) -> Iterator[None]:
     """Shorten the GIL switch interval to ``interval_s`` while the API serves (restored after).
 
-    A query embedding runs on a thread, and takes the GIL back three times (picking up the
-    job, after tokenising, after onnxruntime's run). While the event loop runs Python, each
+    A query embedding runs on a thread, and takes the GIL back twice (picking up the job,
+    after onnxruntime's run; one text is tokenised holding it). While the event loop runs Python, each
     of those waits for the loop to be forced to yield, after the switch interval: with 5 ms,
     the embeddings (one at a time) stalled behind the loop and cores sat idle. Measured with
     ``bench/api.py`` (40,000 anime, hybrid search, concurrency 16, runs alternated): 419 and
