@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copyreg
 import os
+import pickle
 import re
 import signal
 import subprocess
@@ -22,12 +24,41 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from vector_dataset import DIM, MODEL, build_points, search_pool
+from vector_dataset import DIM, MODEL, anime_id, build_points, search_pool
 
 from avs_shared.adapters.vector.edge import EdgeVectorIndex
-from avs_shared.adapters.vector.edge_process import EdgeProcessIndex, RemoteError, WorkerGone
+from avs_shared.adapters.vector.edge_process import (
+    PICKLE_PROTOCOL,
+    PICKLED_BY_CONSTRUCTOR,
+    EdgeProcessIndex,
+    RemoteError,
+    WorkerGone,
+)
 from avs_shared.errors import ConfigurationError, Retryable
-from avs_shared.ports.vector import DenseQuery, IndexOwnedElsewhere, SearchFilter, StatusScope
+from avs_shared.ports.vector import (
+    Clause,
+    DenseQuery,
+    FacetCount,
+    HasId,
+    Hit,
+    HybridQuery,
+    IndexHealth,
+    IndexOwnedElsewhere,
+    IsEmpty,
+    Match,
+    MatchAny,
+    MatchText,
+    OrderBy,
+    Page,
+    Range,
+    Search,
+    SearchFilter,
+    SimilarTo,
+    SparseQuery,
+    SparseVector,
+    StatusScope,
+    VectorPoint,
+)
 from avs_shared.runtime.components import vector_index_from_settings
 from avs_shared.settings import ServiceSettings
 
@@ -441,3 +472,41 @@ def test_an_index_serves_one_event_loop_at_a_time(path: Path) -> None:
         runner.join(timeout=30)
         first.close()
     assert asyncio.run(reopen_and_count()) == len(points)
+
+
+def test_the_ports_values_cross_the_pipe_as_their_constructors_arguments() -> None:
+    """Every dataclass of the port pickles through its constructor (cheaper than slot state,
+    and a value the constructor would refuse fails on the way)."""
+    sparse = SparseVector([1, 7], [0.5, 1.0])
+    hit = Hit(anime_id(1), 0.5, {"title": "x"})
+    flt = SearchFilter(
+        must=[Match("type", "TV"), MatchAny("genres", ["Action"]), Range("year", gte=2000, lt=2010)],
+        should=[MatchText("title", "robot"), Clause(must=[IsEmpty("rating")])],
+        must_not=[HasId([anime_id(2)])],
+        status=StatusScope.ANY,
+    )
+    hybrid = HybridQuery(dense=[DenseQuery([0.1, 0.2], "tags")], sparse=SparseQuery(vector=sparse), rrf_k=5)
+    samples = [
+        sparse,
+        VectorPoint(anime_id(3), {"text": [0.1]}, {"bm25": sparse}, {"title": "y"}),
+        *flt.must,
+        *flt.should,
+        *flt.must_not,
+        IsEmpty("rating"),
+        flt,
+        hybrid,
+        *hybrid.dense,
+        SparseQuery(text="robot", segment_idf=True),
+        SimilarTo(anime_id(4), "tags"),
+        OrderBy("score", "asc"),
+        hit,
+        Page([hit], "cursor"),
+        FacetCount("Action", 3),
+        IndexHealth(True, "qdrant-edge", 10, "fine"),
+        Search(hybrid, filter=flt, limit=5, offset=1, score_threshold=0.1, with_payload=["title"]),
+    ]
+    assert {type(s) for s in samples} == set(PICKLED_BY_CONSTRUCTOR)
+    for value in samples:
+        reducer = copyreg.dispatch_table[type(value)]
+        assert reducer(value)[0] is type(value)
+        assert pickle.loads(pickle.dumps(value, protocol=PICKLE_PROTOCOL)) == value
