@@ -6,6 +6,7 @@ response served from Redis is told apart from a computed one by the body itself.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -339,3 +340,9 @@ async def test_local_responses_are_bounded_in_bytes_least_recently_used_out_firs
     assert (len(store), store.size_bytes) == (0, 0)
     with pytest.raises(ValueError, match="max_bytes"):
         LocalResponses(max_bytes=0)
+
+
+@pytest.mark.parametrize("size", [0, 1, 2046, 2047, 2048, 4094, 10_001])
+def test_the_etag_is_the_sha256_of_the_whole_body_whatever_its_size(size: int) -> None:
+    body = bytes(i % 251 for i in range(size))
+    assert etag_of(body) == '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
