@@ -165,6 +165,29 @@ def reindex(keep: bool) -> None:
     click.echo(f"reindexed {count} entries")
 
 
+@click.command("backfill-names")
+@target_options
+def backfill_names() -> None:
+    """Add the exact-name keys to anime indexed before they existed (no re-embedding).
+
+    Until every point has them, text search pins exact titles with a slower BM25 probe
+    (the API logs a warning). Stop `avs run` first (it owns the shard). Safe to re-run.
+    """
+    from avs_indexer.names import backfill_name_keys
+
+    bar = _Bar("backfill-names", unit="anime")
+
+    async def job(ports: Any) -> int:
+        index = await ports.ready_index()
+        return await backfill_name_keys(index, progress=bar)
+
+    try:
+        count = _run(job)
+    finally:
+        bar.close()
+    click.echo(f"wrote name keys into {count} anime")
+
+
 @click.group()
 def dev() -> None:
     """Tools for developers: synthetic data."""
@@ -187,5 +210,5 @@ def generate(count: int, seed: int, out: Path, offline_out: Path | None) -> None
 
 
 def register(group: click.Group) -> None:
-    for command in (bootstrap, snapshot, restore, reindex, dev):
+    for command in (bootstrap, snapshot, restore, reindex, backfill_names, dev):
         group.add_command(command)

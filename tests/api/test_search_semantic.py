@@ -107,7 +107,7 @@ async def test_a_title_typed_however_it_tokenises_ranks_its_anime_first(search_a
 
 async def test_points_without_name_keys_fall_back_to_the_bm25_names_probe(search_api: Any) -> None:
     """A collection indexed before ``name_keys`` existed: exact titles are still pinned (by BM25's
-    best few title matches) until ``avs reindex --keep`` writes the field."""
+    best few title matches) until ``avs backfill-names`` writes the field."""
     index = search_api.stack.index
     found = await search_api.ok(PATH, {"q": "Cowboy Bebop"})
     [bebop] = await index.get([found["items"][0]["anime_id"]], with_vectors=True)

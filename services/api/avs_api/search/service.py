@@ -309,7 +309,7 @@ async def _names_probe(
 
     A keyword lookup, so it costs next to nothing and finds the name however it tokenises
     (``"shingekinokyojin"``). While some points lack ``name_keys`` (indexed before the field
-    existed; ``avs reindex --keep`` adds it), BM25's best few title matches stand in.
+    existed; ``avs backfill-names`` adds it), BM25's best few title matches stand in.
     """
     wanted = list(dict.fromkeys([*fields, *NAME_FIELDS]))
     if await _names_indexed(index):
@@ -329,7 +329,7 @@ async def _names_indexed(index: VectorIndex) -> bool:
         missing = await index.count(SearchFilter(must=[IsEmpty(NAME_KEYS_FIELD)], status=StatusScope.ANY))
         if missing:
             log.warning(
-                "exact-name queries use BM25 while anime lack name_keys; run `avs reindex --keep`",
+                "exact-name queries use BM25 while anime lack name_keys; run `avs backfill-names`",
                 anime_without_name_keys=missing,
             )
         return missing == 0

@@ -5,8 +5,9 @@ adds the dense lists, where another anime about the same things may outrank it
 (``k=60`` makes ranks 1 and 5 of one list worth nearly the same). So the hybrid
 search looks up, alongside the fused query, the anime whose ``name_keys`` payload holds
 the query's :func:`title_key` (BM25's few best title matches on a collection indexed
-before that field existed), and pins the best *exact* name match (title, English or
-Japanese title, or a synonym, compared after :func:`title_key` normalisation) to rank 1.
+before that field existed, until ``avs backfill-names``), and pins the best *exact*
+name match (title, English or Japanese title, or a synonym, compared after
+:func:`title_key` normalisation) to rank 1.
 """
 
 from __future__ import annotations
