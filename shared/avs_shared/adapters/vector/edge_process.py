@@ -8,38 +8,37 @@ child process (:mod:`avs_shared.adapters.vector.edge_worker`) and forwards each 
 the :class:`~avs_shared.ports.vector.VectorIndex` port to it, so the engine and the
 caller's Python run on two cores.
 
-Transport: the child's stdin and stdout, frames of a 4-byte big-endian length and a
-pickle (protocol 5). Calls are multiplexed by a request id; the worker runs them
-concurrently, as the in-process adapter would (writes serialised, reads in parallel).
-Only the parent holds the pipes, so nothing else can talk to the worker, and the
-worker only calls the port's methods (:data:`METHODS`).
-
-Lifecycle: the worker starts on the first call (nothing happens at construction), owns
-the shard's ``LOCK`` (one owner process, as before), and exits when the parent closes
-the index or when its stdin reaches end of file (the parent died: the engine is flushed
-and closed either way). It runs in a session of its own, so a Ctrl-C in a terminal
-reaches the parent only, which then closes it in order. If the worker dies, the calls
-in flight fail with :class:`~avs_shared.errors.Retryable` (the API answers 503 with
-``Retry-After``), and the next call starts a new worker, which opens the collection
+Transport and lifecycle are :mod:`avs_shared.adapters.child_worker`'s: frames of a
+pickle over the child's stdin and stdout, calls multiplexed by a request id, and only
+the port's methods (:data:`METHODS`) callable. The worker runs them concurrently, as the
+in-process adapter would (writes serialised, reads in parallel). It starts on the first
+call (nothing happens at construction), owns the shard's ``LOCK`` (one owner process, as
+before), and exits when the parent closes the index or when its stdin reaches end of
+file (the parent died: the engine is flushed and closed either way). If the worker dies,
+the calls in flight fail with :class:`~avs_shared.errors.Retryable` (the API answers 503
+with ``Retry-After``), and the next call starts a new worker, which opens the collection
 again with the arguments of the last ``ensure_collection``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import copyreg
 import dataclasses
-import itertools
 import os
-import pickle
-import struct
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from avs_shared.errors import AvsError, ConfigurationError, Retryable
+from avs_shared.adapters.child_worker import (
+    HEADER,
+    MAX_FRAME,
+    PICKLE_PROTOCOL,
+    ChildWorker,
+    RemoteError,
+    Send,
+    WorkerGone,
+)
 from avs_shared.ports import vector as vector_port
 from avs_shared.ports.vector import (
     FacetCount,
@@ -76,11 +75,16 @@ METHODS = frozenset(
         "close",
     }
 )
-HEADER = struct.Struct(">I")
-#: The largest frame either side accepts (an upsert batch of 1,000 anime is ~5 MB).
-MAX_FRAME = 1 << 30
-PICKLE_PROTOCOL = 5
-_STOP_TIMEOUT_S = 60.0
+__all__ = [
+    "HEADER",
+    "MAX_FRAME",
+    "METHODS",
+    "PICKLED_BY_CONSTRUCTOR",
+    "PICKLE_PROTOCOL",
+    "EdgeProcessIndex",
+    "RemoteError",
+    "WorkerGone",
+]
 
 
 def _pickle_by_constructor(cls: type[Any]) -> None:
@@ -105,14 +109,6 @@ PICKLED_BY_CONSTRUCTOR: tuple[type[Any], ...] = tuple(
 )
 for _cls in PICKLED_BY_CONSTRUCTOR:
     _pickle_by_constructor(_cls)
-
-
-class WorkerGone(Retryable):
-    """The index worker process exited; a later call starts a new one."""
-
-
-class RemoteError(AvsError):
-    """An error raised in the worker that could not be sent back as itself."""
 
 
 class EdgeProcessIndex:
@@ -142,23 +138,22 @@ class EdgeProcessIndex:
     ) -> None:
         if search_threads is not None and search_threads < 1:
             raise ValueError("search_threads must be at least 1 (or None for the engine's default)")
-        self._dir = Path(path)
-        self._options: dict[str, Any] = {"spec": spec, "encoder": encoder, "search_threads": search_threads}
-        self._python = python
-        self._proc: asyncio.subprocess.Process | None = None
-        self._reader: asyncio.Task[None] | None = None
-        self._pending: dict[int, asyncio.Future[Any]] = {}
-        self._ids = itertools.count(1)
-        self._starting: asyncio.Lock | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self.worker = ChildWorker(
+            "avs_shared.adapters.vector.edge_worker",
+            (str(Path(path)),),
+            {"spec": spec, "encoder": encoder, "search_threads": search_threads},
+            role="vector index worker",
+            owner="EdgeProcessIndex",
+            reopen=self._reopen,
+            python=python,
+        )
         self._opened: tuple[str, int] | None = None
         self._closing = False
 
     @property
     def pid(self) -> int | None:
         """The worker's process id while it runs."""
-        proc = self._proc
-        return proc.pid if proc is not None and proc.returncode is None else None
+        return self.worker.pid
 
     # ------------------------------------------------------------------ the port
 
@@ -250,12 +245,7 @@ class EdgeProcessIndex:
         """Close the engine in the worker (flushing the shard) and wait for the worker to exit."""
         self._closing = True
         try:
-            proc = self._proc
-            if proc is None or proc.returncode is not None:
-                return
-            with contextlib.suppress(WorkerGone):
-                await self._call("close")
-            await self._stop(proc)
+            await self.worker.stop(farewell="close")
         finally:
             self._opened = None
             self._closing = False
@@ -263,124 +253,10 @@ class EdgeProcessIndex:
     # ------------------------------------------------------------------ plumbing
 
     async def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        proc = await self._worker()
-        return await self._send(proc, method, args, kwargs)
+        return await self.worker.call(method, *args, **kwargs)
 
-    async def _send(
-        self, proc: asyncio.subprocess.Process, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Any:
-        rid = next(self._ids)
-        body = pickle.dumps((rid, method, args, kwargs), protocol=PICKLE_PROTOCOL)
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending[rid] = future
-        stdin = proc.stdin
-        assert stdin is not None
-        try:
-            stdin.write(HEADER.pack(len(body)) + body)  # one write: one system call, mostly
-            await stdin.drain()
-        except (ConnectionError, RuntimeError) as exc:
-            self._pending.pop(rid, None)
-            raise self._gone(proc) from exc
-        return await future
-
-    async def _worker(self) -> asyncio.subprocess.Process:
-        self._check_loop()
-        proc = self._proc
-        if proc is not None and self._serving(proc):
-            return proc
-        if self._starting is None:
-            self._starting = asyncio.Lock()
-        async with self._starting:
-            proc = self._proc
-            if proc is not None and self._serving(proc):
-                return proc
-            if proc is not None:  # a worker that died: reap it before its successor takes the lock
-                await self._stop(proc)
-            proc = await asyncio.create_subprocess_exec(
-                self._python,
-                "-m",
-                "avs_shared.adapters.vector.edge_worker",
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                start_new_session=True,
-            )
-            self._proc = proc
-            self._reader = asyncio.create_task(self._read(proc), name=f"edge-worker-{proc.pid}-reader")
-            try:
-                await self._send(proc, "__init__", (str(self._dir),), self._options)
-                if self._opened is not None and not self._closing:
-                    # A successor: open the collection as the previous worker had it open.
-                    model_name, dimension = self._opened
-                    await self._send(proc, "ensure_collection", (model_name, dimension), {})
-            except BaseException:
-                # A worker that could not take over (another process took the LOCK meanwhile,
-                # say) is stopped, not kept as if it served: the next call tries afresh.
-                await self._stop(proc)
-                raise
-            return proc
-
-    def _check_loop(self) -> None:
-        """The worker's pipes belong to the event loop that started it: refuse another."""
-        loop = asyncio.get_running_loop()
-        if self._loop is None or (self._proc is None and not self._pending):
-            if self._loop is not loop:
-                self._loop, self._starting = loop, None  # an asyncio.Lock is bound to its loop
-        elif self._loop is not loop:
-            raise ConfigurationError(
-                "this EdgeProcessIndex serves the event loop that started its worker; create one "
-                "index per event loop (per asyncio.run), or close it before the loop ends"
-            )
-
-    def _serving(self, proc: asyncio.subprocess.Process) -> bool:
-        return proc.returncode is None and self._reader is not None and not self._reader.done()
-
-    async def _read(self, proc: asyncio.subprocess.Process) -> None:
-        stdout = proc.stdout
-        assert stdout is not None
-        try:
-            while True:
-                header = await stdout.readexactly(HEADER.size)
-                (size,) = HEADER.unpack(header)
-                rid, ok, value = pickle.loads(await stdout.readexactly(size))
-                future = self._pending.pop(rid, None)
-                if future is None or future.done():
-                    continue
-                if ok:
-                    future.set_result(value)
-                else:
-                    future.set_exception(value)
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(proc.wait(), timeout=5.0)
-            error = self._gone(proc)
-            for future in self._pending.values():
-                if not future.done():
-                    future.set_exception(error)
-            self._pending.clear()
-
-    def _gone(self, proc: asyncio.subprocess.Process) -> WorkerGone:
-        code = proc.returncode
-        how = "is not answering" if code is None else f"exited with code {code}"
-        return WorkerGone(
-            f"the vector index worker (pid {proc.pid}) {how}; its error is on this process's stderr. "
-            "The next request starts a new worker",
-            retry_after_s=1.0,
-        )
-
-    async def _stop(self, proc: asyncio.subprocess.Process) -> None:
-        stdin = proc.stdin
-        if stdin is not None and not stdin.is_closing():
-            stdin.close()
-        try:
-            await asyncio.wait_for(proc.wait(), timeout=_STOP_TIMEOUT_S)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
-        reader = self._reader
-        if reader is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await reader
-        if self._proc is proc:
-            self._proc, self._reader = None, None
+    async def _reopen(self, send: Send) -> None:
+        if self._opened is not None and not self._closing:
+            # A successor: open the collection as the previous worker had it open.
+            model_name, dimension = self._opened
+            await send("ensure_collection", (model_name, dimension), {})

@@ -178,7 +178,7 @@ async def test_close_flushes_and_ends_the_worker(process_index: EdgeProcessIndex
     points = build_points()
     await process_index.ensure_collection(MODEL, DIM)
     await process_index.upsert(points)
-    pid, proc = process_index.pid, process_index._proc
+    pid, proc = process_index.pid, process_index.worker.process
     assert pid is not None and proc is not None
 
     await process_index.close()
@@ -247,7 +247,7 @@ async def test_a_call_in_flight_when_the_worker_dies_is_retryable(process_index:
     os.kill(pid, signal.SIGSTOP)
     try:
         call = asyncio.create_task(process_index.count(ANY))
-        await _until(lambda: process_index._pending, "the call is sent")
+        await _until(lambda: process_index.worker.pending, "the call is sent")
         await asyncio.sleep(0.1)
         assert not call.done()  # a stopped worker cannot have answered
         os.kill(pid, signal.SIGKILL)
@@ -381,7 +381,7 @@ async def test_sigterm_closes_the_worker_cleanly(process_index: EdgeProcessIndex
     points = build_points()
     await process_index.ensure_collection(MODEL, DIM)
     await process_index.upsert(points)
-    pid, proc = process_index.pid, process_index._proc
+    pid, proc = process_index.pid, process_index.worker.process
     assert pid is not None and proc is not None
 
     os.kill(pid, signal.SIGTERM)
@@ -462,7 +462,7 @@ def test_an_index_serves_one_event_loop_at_a_time(path: Path) -> None:
     try:
         on_first(open_and_fill())
         pid = index.pid
-        with pytest.raises(ConfigurationError, match="one index per event loop"):
+        with pytest.raises(ConfigurationError, match="one EdgeProcessIndex per event loop"):
             asyncio.run(index.count(ANY))
         assert index.pid == pid  # the first loop's worker is left alone, still serving it
         assert on_first(index.count(ANY)) == len(points)
