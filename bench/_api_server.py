@@ -1,13 +1,14 @@
 """The API benchmark's server process: the real app on uvicorn (httptools, uvloop), on loopback.
 
     python -m bench._api_server --port P --data-dir D --redis-url URL --aws-endpoint URL \\
-        --index edge|local [--n N --embedded E --seed S]
+        --index edge|edge-process|local [--embedder process|thread] [--n N --embedded E --seed S]
 
 ``edge`` opens the Qdrant Edge collection at ``<data-dir>/qdrant-edge/anime`` (put there
 by the benchmark); ``local`` builds qdrant-client's local mode in this process from the
 same deterministic corpus (:mod:`bench._api_corpus`) before serving. The app is
 ``avs_api.app.create_app`` with the API's own embedder (``avs_api.bootstrap.query_embedder``:
-MiniLM, one onnxruntime thread per run; ONNX export shared from ``<AVS_DATA_DIR>/models``)
+MiniLM, one onnxruntime thread per run, in a worker process or with ``--embedder thread``
+in this one; ONNX export shared from ``<AVS_DATA_DIR>/models``)
 and per-client rate limiting off: one load generator is one
 client, and the limiter would answer 429s, not measure the API. The benchmark polls
 ``/health`` until the server answers and stops it with SIGTERM. ``--profile FILE``
@@ -26,8 +27,9 @@ from pathlib import Path
 import uvicorn
 
 from avs_api.app import create_app
-from avs_api.bootstrap import query_embedder
+from avs_api.bootstrap import query_embedder, query_model
 from avs_api.settings import ApiSettings
+from avs_shared.adapters.embedding.process import ProcessEmbedder
 from avs_shared.adapters.vector.edge import EdgeVectorIndex
 from avs_shared.adapters.vector.edge_process import EdgeProcessIndex
 from avs_shared.adapters.vector.qdrant_server import QdrantServerVectorIndex
@@ -63,9 +65,17 @@ async def _serve(args: argparse.Namespace) -> None:
         log_format="console",
     )
     configure_logging(settings)
-    # The API's own embedder (as `python -m avs_api` builds it), on the shared ONNX export.
-    embedder = query_embedder(settings.model_copy(update={"data_dir": model_root()}))
-    embedder.warm_up()
+    # The API's own embedder (as `python -m avs_api` builds it), on the shared ONNX export:
+    # in a worker process (the default) or on a thread of this one.
+    embedder = query_embedder(
+        settings.model_copy(
+            update={"data_dir": model_root(), "query_embedding_process": args.embedder == "process"}
+        )
+    )
+    if isinstance(embedder, ProcessEmbedder):
+        await embedder.warm_up()
+    else:
+        embedder.warm_up()
     index: VectorIndex
     if args.index == "edge":
         index = EdgeVectorIndex(Path(args.data_dir) / "qdrant-edge" / "anime")
@@ -76,7 +86,8 @@ async def _serve(args: argparse.Namespace) -> None:
 
         index = QdrantServerVectorIndex(AsyncQdrantClient(location=":memory:"), owns_client=True)
         spec = CorpusSpec(args.n, args.embedded, args.seed)
-        real = await asyncio.to_thread(real_vectors, spec, embedder, progress=False)
+        model = query_model(settings.model_copy(update={"data_dir": model_root()}))
+        real = await asyncio.to_thread(real_vectors, spec, model, progress=False)
         await load_into(index, spec, real, embedder.model_name, label="qdrant-client local mode")
     loop, http = _loop_and_http()
     config = uvicorn.Config(
@@ -98,7 +109,10 @@ async def _serve(args: argparse.Namespace) -> None:
         await uvicorn.Server(config).serve()
     finally:
         await index.close()
-        embedder.close()
+        if isinstance(embedder, ProcessEmbedder):
+            await embedder.aclose()
+        else:
+            embedder.close()
 
 
 def main() -> None:
@@ -108,6 +122,7 @@ def main() -> None:
     parser.add_argument("--redis-url", required=True)
     parser.add_argument("--aws-endpoint", required=True)
     parser.add_argument("--index", choices=["edge", "edge-process", "local"], required=True)
+    parser.add_argument("--embedder", choices=["process", "thread"], default="process")
     parser.add_argument("--n", type=int, default=0)
     parser.add_argument("--embedded", type=int, default=0)
     parser.add_argument("--seed", type=int, default=0)

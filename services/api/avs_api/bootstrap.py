@@ -14,6 +14,7 @@ from avs_api.settings import ApiSettings
 from avs_shared.adapters.aws import AwsClients
 from avs_shared.adapters.dynamo_entries import DynamoEntryStore
 from avs_shared.adapters.embedding import MiniLMEmbedder
+from avs_shared.adapters.embedding.process import ProcessEmbedder
 from avs_shared.adapters.redis_cache import RedisCache
 from avs_shared.adapters.s3 import S3ObjectStore
 from avs_shared.ports.embedding import Embedder
@@ -86,8 +87,8 @@ def short_gil_turns(interval_s: float = GIL_SWITCH_INTERVAL_S) -> Iterator[None]
         sys.setswitchinterval(previous)
 
 
-def query_embedder(settings: ApiSettings) -> MiniLMEmbedder:
-    """The API's own embedder: the configured model and backend, one onnxruntime thread per run.
+def query_model(settings: ApiSettings) -> MiniLMEmbedder:
+    """The model the API embeds queries with: the configured backend, one onnxruntime thread per run.
 
     The API embeds one short query per request. A ~10-token query gains little from a
     second intra-op thread, and between runs onnxruntime's idle pool threads spin on the
@@ -97,6 +98,19 @@ def query_embedder(settings: ApiSettings) -> MiniLMEmbedder:
     at concurrency 1. The vectors are the same (cosine > 0.99999).
     """
     return MiniLMEmbedder(
+        settings.data_dir,
+        backend=settings.embedding_backend,
+        batch_size=settings.embedding_batch_size,
+        threads=QUERY_EMBEDDING_THREADS,
+    )
+
+
+def query_embedder(settings: ApiSettings) -> ProcessEmbedder | MiniLMEmbedder:
+    """The API's own embedder: :func:`query_model` in a worker process of its own
+    (``AVS_QUERY_EMBEDDING_PROCESS``, the default) or in this process."""
+    if not settings.query_embedding_process:
+        return query_model(settings)
+    return ProcessEmbedder(
         settings.data_dir,
         backend=settings.embedding_backend,
         batch_size=settings.embedding_batch_size,
@@ -116,7 +130,10 @@ async def open_resources(
 
         def own_embedder() -> Embedder:
             created = query_embedder(settings)
-            stack.callback(created.close)
+            if isinstance(created, ProcessEmbedder):
+                stack.push_async_callback(created.aclose)
+            else:
+                stack.callback(created.close)
             return created
 
         aws = await stack.enter_async_context(AwsClients(settings))

@@ -18,6 +18,11 @@ class ApiSettings(ServiceSettings):
     api_port: int = Field(default=8000, ge=1, le=65535)
     ready_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
     index_open_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    # The API's query embedder in a worker process of its own (ProcessEmbedder) instead of a
+    # thread of this one: the thread took the GIL back from the busy event loop twice per
+    # query (bench/api.py, hybrid search at concurrency 16: 445.7 and 440.1 against 409.0
+    # and 386.8 requests/s). `avs run` shares its one in-process embedder instead.
+    query_embedding_process: bool = True
     # CORS is closed unless origins are listed (JSON list, e.g. '["https://app.example"]').
     cors_origins: list[str] = Field(default_factory=list)
     # Lookups, /similar and curated lists (avs_api.lookups, avs_api.lists).
