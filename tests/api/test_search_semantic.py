@@ -3,16 +3,19 @@ pages, orphans, errors; and the service layer's ``similar_to`` and query-embeddi
 
 from __future__ import annotations
 
+import os
 import sys
 import uuid
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+import httpx
 import numpy as np
 import pytest
 from numpy.typing import NDArray
 
+from avs_api.app import create_app
 from avs_api.bootstrap import GIL_SWITCH_INTERVAL_S, ApiResources, short_gil_turns
 from avs_api.search.params import Pagination, SearchFilters, SearchMode
 from avs_api.search.results import ITEM_FIELDS
@@ -27,6 +30,7 @@ from avs_api.search.service import (
 )
 from avs_api.search.titles import title_key
 from avs_shared.adapters.embedding import MiniLMEmbedder
+from avs_shared.adapters.embedding.process import ProcessEmbedder
 from avs_shared.errors import NotFound
 from avs_shared.ports.vector import DenseQuery, MatchAny, SearchFilter, SparseQuery, VectorPoint
 
@@ -345,3 +349,30 @@ async def test_the_serving_api_takes_short_gil_turns_and_restores_them_after(sea
         assert sys.getswitchinterval() == pytest.approx(default)
     finally:
         sys.setswitchinterval(previous)
+
+
+async def test_the_api_embeds_queries_in_a_worker_process_of_its_own(search_api: Any) -> None:
+    """``python -m avs_api`` builds its own embedder: by default a ``ProcessEmbedder``, started
+    by the first text search and gone with the app."""
+    model_dir = search_api.stack.embedder.cache_dir.parent.parent  # the session's ONNX export
+    settings = search_api.resources.settings.model_copy(update={"data_dir": model_dir})
+    app = create_app(settings, index=search_api.stack.index)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as client,
+    ):
+        embedder = app.state.resources.embedder
+        assert isinstance(embedder, ProcessEmbedder) and embedder.pid is None
+        response = await client.get(PATH, params={"q": "Naruto", "limit": 3})
+        assert response.status_code == 200, response.text
+        assert response.json()["items"][0]["title"] == "Naruto"
+        pid = embedder.pid
+        assert pid is not None and _alive(pid)
+        text = "a boy pilots a giant robot"
+        local = await query_vector(search_api.stack.embedder, text)
+        np.testing.assert_allclose(await query_vector(embedder, text), local, atol=1e-6)
+    assert embedder.pid is None and not _alive(pid)
+
+
+def _alive(pid: int) -> bool:
+    return os.path.exists(f"/proc/{pid}/cmdline")

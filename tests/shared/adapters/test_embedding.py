@@ -1,6 +1,7 @@
 """The ``Embedder`` port: one contract suite over every adapter, then MiniLM's own behaviour.
 
-The real model runs from one ONNX export shared by the whole session (``model_data_dir``);
+The real model runs from one ONNX export shared by the whole session (``model_data_dir``,
+in ``conftest.py``);
 tests that must export again (corruption) work on a copy of it.
 """
 
@@ -82,18 +83,6 @@ def file_state(directory: Path) -> dict[str, tuple[int, int]]:
         name: ((directory / name).stat().st_mtime_ns, (directory / name).stat().st_ino)
         for name in (FP32_FILE, INT8_FILE, MANIFEST_FILE)
     }
-
-
-@pytest.fixture(scope="session")
-def model_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A data_dir whose ONNX cache is exported once for the session."""
-    data_dir = tmp_path_factory.mktemp("embedding-data")
-    embedder = MiniLMEmbedder(data_dir)
-    try:
-        assert embedder.warm_up() == "onnx-int8", "the ONNX export failed; see the fallback warning"
-    finally:
-        embedder.close()
-    return data_dir
 
 
 # Small batches so that the mixed-length inputs span several sorted batches.
