@@ -20,8 +20,8 @@ class ApiSettings(ServiceSettings):
     index_open_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     # The API's query embedder in a worker process of its own (ProcessEmbedder) instead of a
     # thread of this one: the thread took the GIL back from the busy event loop twice per
-    # query (bench/api.py, hybrid search at concurrency 16: 445.7 and 440.1 against 409.0
-    # and 386.8 requests/s). `avs run` shares its one in-process embedder instead.
+    # query (bench/api.py, hybrid search at concurrency 16, side by side: 1.16x and 1.19x
+    # the requests/s). `avs run` shares its one in-process embedder instead.
     query_embedding_process: bool = True
     # CORS is closed unless origins are listed (JSON list, e.g. '["https://app.example"]').
     cors_origins: list[str] = Field(default_factory=list)

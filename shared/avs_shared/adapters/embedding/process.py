@@ -6,8 +6,8 @@ onnxruntime's run). While the loop runs Python each of those waits for the loop'
 switch interval, so the embeddings, one at a time, stall behind the loop while a core
 sits idle. In a worker process the model has a GIL of its own: the API's loop only
 writes the text to a pipe and reads 1.5 kB back. Measured with ``bench/api.py``
-(40,000 anime, hybrid search, concurrency 16, runs alternated): 445.7 and 440.1
-requests/s against 409.0 and 386.8 with the embedder in the API's process.
+(40,000 anime, hybrid search, concurrency 16, side by side in two runs): 425.7 and 453.9
+requests/s against 368.2 and 382.9 with the embedder on a thread of the API's process.
 
 The worker (:mod:`avs_shared.adapters.embedding.embedding_worker`) runs each call inline
 on its loop, one at a time (the model runs one batch at a time anyway), and the calls
