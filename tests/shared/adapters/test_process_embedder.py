@@ -10,16 +10,14 @@ import asyncio
 import contextlib
 import os
 import signal
-import subprocess
-import sys
 import textwrap
 import threading
-import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+from child_processes import PATIENCE_S, orphan_worker, proc_file, running, until
 
 from avs_api.bootstrap import QUERY_EMBEDDING_THREADS, query_embedder, query_model
 from avs_api.settings import ApiSettings
@@ -36,28 +34,6 @@ TEXTS = [
     "",
     "A quiet slice-of-life story about cats. " * 40,  # past the 256-token limit
 ]
-#: A bound on hanging, not a performance expectation.
-PATIENCE_S = 30.0
-
-
-def _running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state not in {"Z", "X"}
-
-
-def _cmdline(pid: int) -> list[str]:
-    return Path(f"/proc/{pid}/cmdline").read_text().split("\0")
-
-
-async def _until(condition: Callable[[], object], what: str) -> None:
-    deadline = time.monotonic() + PATIENCE_S
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {PATIENCE_S:.0f} s")
-        await asyncio.sleep(0.02)
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +53,7 @@ async def embedder(model_data_dir: Path) -> AsyncIterator[ProcessEmbedder]:
     finally:
         pid = process.pid
         await process.aclose()
-        if pid is not None and _running(pid):
+        if pid is not None and running(pid):
             os.kill(pid, signal.SIGKILL)
             raise AssertionError(f"aclose() left the worker pid {pid} running")
 
@@ -170,12 +146,12 @@ async def test_the_worker_starts_on_the_first_call_and_ends_on_aclose(embedder: 
     assert embedder.pid is None  # construction does nothing
     assert await embedder.warm_up() == "onnx-int8"
     pid = embedder.pid
-    assert pid is not None and _running(pid)
-    cmdline = _cmdline(pid)
+    assert pid is not None and running(pid)
+    cmdline = proc_file(pid, "cmdline").split("\0")
     assert "avs_shared.adapters.embedding.embedding_worker" in cmdline
     assert os.getsid(pid) == pid  # a session of its own: a terminal's Ctrl-C reaches the parent only
     await embedder.aclose()
-    assert embedder.pid is None and not _running(pid)
+    assert embedder.pid is None and not running(pid)
 
 
 async def test_a_killed_worker_fails_its_calls_retryably_and_is_replaced(
@@ -187,7 +163,7 @@ async def test_a_killed_worker_fails_its_calls_retryably_and_is_replaced(
     os.kill(first, signal.SIGSTOP)  # the call below stays in flight until the kill
     try:
         call = asyncio.create_task(embedder.embed(TEXTS[:1]))
-        await _until(lambda: embedder.worker.pending, "the call is sent")
+        await until(lambda: embedder.worker.pending, "the call is sent")
     finally:
         os.kill(first, signal.SIGKILL)
     with pytest.raises(WorkerGone) as caught:
@@ -220,18 +196,9 @@ async def test_a_worker_whose_parent_dies_exits(model_data_dir: Path, tmp_path: 
         asyncio.run(main())
         """
     )
-    with (tmp_path / "child.stderr").open("wb") as stderr:  # a pipe would wait for the worker
-        out = await asyncio.to_thread(
-            subprocess.run,
-            [sys.executable, "-c", script],
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            check=True,
-            timeout=120,
-        )
-    pid = int(out.stdout)
+    pid = await orphan_worker(script, tmp_path)
     try:
-        await _until(lambda: not _running(pid), f"the orphaned worker pid {pid} exits")
+        await until(lambda: not running(pid), f"the orphaned worker pid {pid} exits")
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)

@@ -59,6 +59,16 @@ DIMENSION = 384
 CACHE_SUBDIR = Path("models") / "all-MiniLM-L6-v2"
 
 
+def check_options(backend: Backend, batch_size: int, threads: int | None) -> None:
+    """Refuse a backend, batch size or thread count :class:`MiniLMEmbedder` cannot use."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown embedding backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    if threads is not None and threads < 1:
+        raise ValueError("threads must be at least 1")
+
+
 class MiniLMEmbedder:
     """The ``Embedder`` port on all-MiniLM-L6-v2.
 
@@ -91,12 +101,7 @@ class MiniLMEmbedder:
         threads: int | None = None,
         model_dir: Path | str | None = None,
     ) -> None:
-        if backend not in BACKENDS:
-            raise ValueError(f"unknown embedding backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-        if batch_size < 1:
-            raise ValueError("batch_size must be at least 1")
-        if threads is not None and threads < 1:
-            raise ValueError("threads must be at least 1")
+        check_options(backend, batch_size, threads)
         self._backend: Backend = backend
         self._batch_size = batch_size
         self._threads = threads

@@ -30,7 +30,7 @@ from numpy.typing import NDArray
 
 from avs_shared.adapters.child_worker import ChildWorker
 from avs_shared.adapters.embedding._common import check_texts
-from avs_shared.adapters.embedding.minilm import BACKENDS, DIMENSION, MODEL_NAME, Backend
+from avs_shared.adapters.embedding.minilm import DIMENSION, MODEL_NAME, Backend, check_options
 
 #: What the worker may be asked.
 METHODS = frozenset({"embed", "warm_up"})
@@ -54,13 +54,7 @@ class ProcessEmbedder:
         model_dir: Path | str | None = None,
         python: str = sys.executable,
     ) -> None:
-        # The worker's constructor checks these too; here they fail where they were written.
-        if backend not in BACKENDS:
-            raise ValueError(f"unknown embedding backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-        if batch_size < 1:
-            raise ValueError("batch_size must be at least 1")
-        if threads is not None and threads < 1:
-            raise ValueError("threads must be at least 1")
+        check_options(backend, batch_size, threads)  # here, where they were written, not in the worker
         self.worker = ChildWorker(
             "avs_shared.adapters.embedding.embedding_worker",
             (str(data_dir),),

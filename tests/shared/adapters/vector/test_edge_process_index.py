@@ -18,12 +18,12 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from child_processes import PATIENCE_S, orphan_worker, proc_file, proc_stat, running, until
 from vector_dataset import DIM, MODEL, anime_id, build_points, search_pool
 
 from avs_shared.adapters.vector.edge import EdgeVectorIndex
@@ -64,39 +64,10 @@ from avs_shared.settings import ServiceSettings
 
 ANY = SearchFilter(status=StatusScope.ANY)
 T = TypeVar("T")
-#: How long a test waits for a process to do what it must before failing: a bound on
-#: hanging, not a performance expectation.
-PATIENCE_S = 30.0
-
-
-def _proc(pid: int, name: str) -> str:
-    return Path(f"/proc/{pid}/{name}").read_text()
-
-
-def _stat(pid: int) -> list[str]:
-    """The fields of ``/proc/<pid>/stat`` after the command name: state, ppid, ..."""
-    return _proc(pid, "stat").rsplit(")", 1)[1].split()
 
 
 def _entries(directory: Path) -> list[Path]:
     return list(directory.iterdir())
-
-
-def _running(pid: int) -> bool:
-    """Whether ``pid`` is a live process (a zombie has exited: its files and flocks are gone)."""
-    try:
-        state = _stat(pid)[0]
-    except FileNotFoundError:
-        return False
-    return state not in {"Z", "X"}
-
-
-async def _until(condition: Callable[[], object], what: str) -> None:
-    deadline = time.monotonic() + PATIENCE_S
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {PATIENCE_S:.0f} s")
-        await asyncio.sleep(0.02)
 
 
 def _kill(pid: int | None) -> None:
@@ -125,7 +96,7 @@ async def process_index(path: Path) -> AsyncIterator[EdgeProcessIndex]:
             if pid is not None:
                 os.kill(pid, signal.SIGCONT)  # a test that failed while its worker was stopped
         await index.close()
-        if pid is not None and _running(pid):
+        if pid is not None and running(pid):
             _kill(pid)
             raise AssertionError(f"close() left the worker pid {pid} running")
 
@@ -140,9 +111,9 @@ async def test_the_worker_starts_on_the_first_call(
 
     pid = process_index.pid
     assert pid is not None and pid != os.getpid()
-    assert _running(pid)
-    assert int(_stat(pid)[1]) == os.getpid()  # a child of this process
-    assert "avs_shared.adapters.vector.edge_worker" in _proc(pid, "cmdline").split("\0")
+    assert running(pid)
+    assert int(proc_stat(pid)[1]) == os.getpid()  # a child of this process
+    assert "avs_shared.adapters.vector.edge_worker" in proc_file(pid, "cmdline").split("\0")
     assert (path / "LOCK").read_text() == str(pid)  # the worker owns the shard, not this process
 
 
@@ -185,7 +156,7 @@ async def test_close_flushes_and_ends_the_worker(process_index: EdgeProcessIndex
 
     assert process_index.pid is None
     assert proc.returncode == 0  # it exited by itself, not killed after the stop timeout
-    assert not _running(pid)
+    assert not running(pid)
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)  # exited and reaped
     reopened = EdgeVectorIndex(path)
@@ -204,7 +175,7 @@ async def test_a_killed_worker_is_replaced_with_the_collection_open(process_inde
     assert pid is not None
 
     os.kill(pid, signal.SIGKILL)  # no close, no flush: only the WAL has the points
-    await _until(lambda: process_index.pid is None, "the parent notices its worker died")
+    await until(lambda: process_index.pid is None, "the parent notices its worker died")
 
     # No ensure_collection here: the successor opens the collection by itself.
     assert await process_index.count(ANY) == len(points)
@@ -223,7 +194,7 @@ async def test_a_successor_that_cannot_take_the_shard_is_not_kept(
     pid = process_index.pid
     assert pid is not None
     os.kill(pid, signal.SIGKILL)
-    await _until(lambda: process_index.pid is None, "the parent notices its worker died")
+    await until(lambda: process_index.pid is None, "the parent notices its worker died")
 
     squatter = EdgeVectorIndex(path)  # takes the LOCK before a successor can
     await squatter.ensure_collection(MODEL, DIM)
@@ -247,7 +218,7 @@ async def test_a_call_in_flight_when_the_worker_dies_is_retryable(process_index:
     os.kill(pid, signal.SIGSTOP)
     try:
         call = asyncio.create_task(process_index.count(ANY))
-        await _until(lambda: process_index.worker.pending, "the call is sent")
+        await until(lambda: process_index.worker.pending, "the call is sent")
         await asyncio.sleep(0.1)
         assert not call.done()  # a stopped worker cannot have answered
         os.kill(pid, signal.SIGKILL)
@@ -290,19 +261,9 @@ def _owner_script(path: Path, *, then: str) -> str:
 async def test_a_worker_whose_parent_dies_exits_and_frees_the_shard(tmp_path: Path, path: Path) -> None:
     # no close(): the worker is left with its stdin's end of file
     script = _owner_script(path, then="os._exit(0)")
-    # The worker inherits stderr: a pipe there would keep subprocess.run waiting for it.
-    with (tmp_path / "child.stderr").open("wb") as stderr:
-        out = await asyncio.to_thread(
-            subprocess.run,
-            [sys.executable, "-c", script],
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            check=True,
-            timeout=120,
-        )
-    pid = int(out.stdout)
+    pid = await orphan_worker(script, tmp_path)
     try:
-        await _until(lambda: not _running(pid), f"the orphaned worker pid {pid} exits")
+        await until(lambda: not running(pid), f"the orphaned worker pid {pid} exits")
     finally:
         _kill(pid)
     index = EdgeVectorIndex(path)  # the LOCK went with the worker
@@ -336,7 +297,7 @@ async def test_opening_waits_for_a_worker_still_closing_after_its_parent_was_kil
         os.kill(pid, signal.SIGCONT)
         await asyncio.wait_for(opening, timeout=PATIENCE_S)
         assert await index.count(ANY) == 10
-        assert not _running(pid)
+        assert not running(pid)
     finally:
         _kill(pid)
         await index.close()
@@ -368,13 +329,13 @@ async def test_the_worker_ignores_sigint(process_index: EdgeProcessIndex) -> Non
     assert pid is not None
     # A session of its own: a terminal's Ctrl-C goes to this process's group only.
     assert os.getsid(pid) == pid != os.getsid(0)
-    ignored = int(re.findall(r"^SigIgn:\s*([0-9a-f]+)$", _proc(pid, "status"), re.M)[0], 16)
+    ignored = int(re.findall(r"^SigIgn:\s*([0-9a-f]+)$", proc_file(pid, "status"), re.M)[0], 16)
     assert ignored & (1 << (signal.SIGINT - 1))
 
     os.kill(pid, signal.SIGINT)
 
     assert await process_index.count(ANY) == len(points)
-    assert process_index.pid == pid and _running(pid)
+    assert process_index.pid == pid and running(pid)
 
 
 async def test_sigterm_closes_the_worker_cleanly(process_index: EdgeProcessIndex) -> None:
@@ -385,7 +346,7 @@ async def test_sigterm_closes_the_worker_cleanly(process_index: EdgeProcessIndex
     assert pid is not None and proc is not None
 
     os.kill(pid, signal.SIGTERM)
-    await _until(lambda: proc.returncode is not None, "the worker exits on SIGTERM")
+    await until(lambda: proc.returncode is not None, "the worker exits on SIGTERM")
 
     assert proc.returncode == 0
     assert await process_index.count(ANY) == len(points)
