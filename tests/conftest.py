@@ -108,6 +108,21 @@ def session_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def model_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data_dir whose ONNX int8 export is made once for the session (tests that must export
+    again work on a copy of it)."""
+    from avs_shared.adapters.embedding import MiniLMEmbedder
+
+    data_dir = tmp_path_factory.mktemp("embedding-data")
+    embedder = MiniLMEmbedder(data_dir)
+    try:
+        assert embedder.warm_up() == "onnx-int8", "the ONNX export failed; see the fallback warning"
+    finally:
+        embedder.close()
+    return data_dir
+
+
+@pytest.fixture(scope="session")
 def moto_server(session_dir: Path) -> Iterator[MotoServer]:
     external = external_aws_url()
     if external:

@@ -46,18 +46,6 @@ ListKeys = Callable[[str], Awaitable[list[str]]]
 
 
 @pytest.fixture(scope="session")
-def model_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A data_dir whose ONNX int8 export is made once for the session."""
-    data_dir = tmp_path_factory.mktemp("indexer-model")
-    embedder = MiniLMEmbedder(data_dir)
-    try:
-        assert embedder.warm_up() == "onnx-int8", "the ONNX export failed; see the fallback warning"
-    finally:
-        embedder.close()
-    return data_dir
-
-
-@pytest.fixture(scope="session")
 def embedder(model_data_dir: Path) -> Iterator[MiniLMEmbedder]:
     """The real model, loaded once and shared by every test."""
     model = MiniLMEmbedder(model_data_dir)

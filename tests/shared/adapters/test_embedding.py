@@ -1,7 +1,7 @@
 """The ``Embedder`` port: one contract suite over every adapter, then MiniLM's own behaviour.
 
 The real model runs from one ONNX export shared by the whole session (``model_data_dir``,
-in ``conftest.py``);
+in ``tests/conftest.py``);
 tests that must export again (corruption) work on a copy of it.
 """
 
